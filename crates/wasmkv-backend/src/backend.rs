@@ -1,0 +1,72 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::counter::CounterRange;
+use crate::error::BackendResult;
+
+/// A backend shared by every bucket, instance and thread that uses the store.
+pub type SharedBackend = Arc<dyn Backend>;
+
+/// The operations every storage backend provides.
+///
+/// `namespace` is the bucket's identity inside the store; backends must keep
+/// namespaces apart whatever characters they hold (no bare `ns:key` joins).
+/// Keys and values arrive already validated by the engine.
+///
+/// Every single-key operation is atomic and linearizable. Batch operations
+/// are atomic per call where the backend can do it; each backend documents it.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A short description for traces and logs, e.g. `sqlite:/data/kv.db`.
+    fn describe(&self) -> String;
+
+    /// The value stored under `key`, or `None` when absent.
+    async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>>;
+
+    /// Stores `value` under `key`, replacing any previous value.
+    async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()>;
+
+    /// Removes `key`; removing an absent key succeeds.
+    async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()>;
+
+    /// Whether `key` holds a value (an empty value counts as present).
+    async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool>;
+
+    /// Atomically adds `delta` to the canonical decimal counter under `key`
+    /// (absent counts as 0) and returns the new value.
+    ///
+    /// Fails, leaving the value unchanged, when the stored value is not a
+    /// canonical decimal inside `range` or the result would leave `range`.
+    async fn increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i128,
+        range: CounterRange,
+    ) -> BackendResult<i128>;
+
+    /// Atomically replaces the value with `new` iff the stored bytes equal
+    /// `expected` (`None` expects the key to be absent). Returns whether it swapped.
+    async fn compare_and_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> BackendResult<bool>;
+
+    /// The values of `keys`, in order, `None` for absent keys.
+    async fn get_many(&self, namespace: &str, keys: &[String])
+    -> BackendResult<Vec<Option<Bytes>>>;
+
+    /// Stores every pair; a later pair for the same key wins.
+    async fn set_many(&self, namespace: &str, items: Vec<(String, Bytes)>) -> BackendResult<()>;
+
+    /// Removes every key; absent keys are skipped.
+    async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()>;
+
+    /// Every key in the namespace, each exactly once, in no promised order.
+    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>>;
+}

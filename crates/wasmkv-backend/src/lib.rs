@@ -1,0 +1,25 @@
+//! Storage backends for wasmkv.
+//!
+//! Every backend implements [`Backend`], a small async, object-safe trait over
+//! `(namespace, key, bytes)`. It knows nothing of WIT versions, grants or limits:
+//! those live in `wasmkv-engine`, so a new backend only has to store bytes
+//! correctly and make its single-key operations atomic.
+//!
+//! Backends are enabled by cargo features (`memory`, `sqlite`); adding one
+//! touches nothing outside its own module.
+
+mod backend;
+pub mod counter;
+mod error;
+mod store_url;
+
+#[cfg(feature = "memory")]
+pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use backend::{Backend, SharedBackend};
+pub use bytes::Bytes;
+pub use counter::{CounterError, CounterRange};
+pub use error::{BackendError, BackendResult};
+pub use store_url::{StoreUrl, StoreUrlError};

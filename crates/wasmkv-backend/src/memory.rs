@@ -1,0 +1,139 @@
+//! The in-process memory backend.
+//!
+//! One map per store, shared by every instance that opens a bucket in it, so
+//! two components in one process see each other's writes. Every operation,
+//! batches included, runs under one lock and is therefore atomic. Nothing
+//! survives the process.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::backend::Backend;
+use crate::counter::{self, CounterRange};
+use crate::error::BackendResult;
+
+/// Namespaces are separate maps, so no key in one can ever name a key in another.
+type Namespaces = HashMap<String, HashMap<String, Bytes>>;
+
+/// A store held in this process's memory.
+#[derive(Default)]
+pub struct MemoryBackend {
+    data: Mutex<Namespaces>,
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Namespaces> {
+        // A panic while holding the lock cannot leave a half-applied write:
+        // every mutation is a single map operation, so the data stays valid.
+        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn describe(&self) -> String {
+        "memory:".to_string()
+    }
+
+    async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
+        Ok(self.lock().get(namespace).and_then(|ns| ns.get(key)).cloned())
+    }
+
+    async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
+        self.lock()
+            .entry(namespace.to_string())
+            .or_default()
+            .insert(key.to_string(), value);
+        Ok(())
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
+        if let Some(ns) = self.lock().get_mut(namespace) {
+            ns.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
+        Ok(self
+            .lock()
+            .get(namespace)
+            .is_some_and(|ns| ns.contains_key(key)))
+    }
+
+    async fn increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i128,
+        range: CounterRange,
+    ) -> BackendResult<i128> {
+        let mut data = self.lock();
+        let ns = data.entry(namespace.to_string()).or_default();
+        let next = counter::next_value(ns.get(key).map(|v| &v[..]), delta, range)?;
+        ns.insert(key.to_string(), Bytes::from(counter::encode(next)));
+        Ok(next)
+    }
+
+    async fn compare_and_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> BackendResult<bool> {
+        let mut data = self.lock();
+        let ns = data.entry(namespace.to_string()).or_default();
+        if ns.get(key).map(|v| &v[..]) != expected {
+            return Ok(false);
+        }
+        ns.insert(key.to_string(), new);
+        Ok(true)
+    }
+
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> BackendResult<Vec<Option<Bytes>>> {
+        let data = self.lock();
+        let ns = data.get(namespace);
+        Ok(keys
+            .iter()
+            .map(|k| ns.and_then(|ns| ns.get(k)).cloned())
+            .collect())
+    }
+
+    async fn set_many(&self, namespace: &str, items: Vec<(String, Bytes)>) -> BackendResult<()> {
+        self.lock()
+            .entry(namespace.to_string())
+            .or_default()
+            .extend(items);
+        Ok(())
+    }
+
+    async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()> {
+        if let Some(ns) = self.lock().get_mut(namespace) {
+            for key in keys {
+                ns.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>> {
+        Ok(self
+            .lock()
+            .get(namespace)
+            .map(|ns| ns.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+}

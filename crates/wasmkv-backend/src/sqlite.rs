@@ -1,0 +1,324 @@
+//! The embedded SQLite backend, wasmkv's default store.
+//!
+//! One table keyed by `(bucket, key)`, so buckets are separate by
+//! construction. The file is opened in WAL mode with `synchronous=FULL` by
+//! default: a write is acknowledged only after it is on disk. Read-modify-write
+//! operations (increment, compare-and-swap, batches) run in `BEGIN IMMEDIATE`
+//! transactions, which makes them atomic across every connection and every
+//! process that opens the same file. Batches are atomic per call.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::backend::Backend;
+use crate::counter::{self, CounterRange};
+use crate::error::{BackendError, BackendResult};
+
+/// How hard SQLite works to keep acknowledged writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: an acknowledged write survives `kill -9` and power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives `kill -9`, but the last writes before a
+    /// power loss may be lost. Faster; never the default.
+    Relaxed,
+}
+
+/// Settings for opening a SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How long a writer waits for another process's lock before failing.
+    pub busy_timeout: Duration,
+    /// See [`Durability`].
+    pub durability: Durability,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(10),
+            durability: Durability::Full,
+        }
+    }
+}
+
+/// A store in one SQLite file, safe to share between processes.
+pub struct SqliteBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    options: SqliteOptions,
+    /// Idle connections; a busy pool opens another rather than waiting.
+    idle: Mutex<Vec<Connection>>,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (
+    bucket TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  BLOB NOT NULL,
+    PRIMARY KEY (bucket, key)
+)";
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the store at `path`, with its parent folders.
+    ///
+    /// Fails now, not at first use, when the file cannot be created or is not
+    /// a SQLite database.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> BackendResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        let inner = Inner {
+            path,
+            options,
+            idle: Mutex::new(Vec::new()),
+        };
+        if let Some(parent) = inner.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                inner.error(format_args!("cannot create folder {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = inner.connect()?;
+        inner.idle.lock().expect("fresh mutex").push(conn);
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Runs `op` on a pooled connection on tokio's blocking pool, since SQLite
+    /// calls block (fsync, lock waits) and must not stall the async runtime.
+    async fn run<T, F>(&self, op: F) -> BackendResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.checkout()?;
+            let result = op(&mut conn);
+            inner.checkin(conn);
+            result.map_err(|e| match e {
+                OpError::Sqlite(e) => inner.error(e),
+                OpError::Backend(e) => e,
+            })
+        })
+        .await
+        .map_err(|e| self.inner.error(format_args!("worker failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn error(&self, cause: impl std::fmt::Display) -> BackendError {
+        BackendError::unavailable(self.describe(), cause)
+    }
+
+    fn connect(&self) -> BackendResult<Connection> {
+        let setup = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&self.path)?;
+            conn.busy_timeout(self.options.busy_timeout)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            let sync = match self.options.durability {
+                Durability::Full => "FULL",
+                Durability::Relaxed => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", sync)?;
+            conn.execute(SCHEMA, [])?;
+            Ok(conn)
+        };
+        setup().map_err(|e| self.error(format_args!("cannot open database: {e}")))
+    }
+
+    fn checkout(&self) -> BackendResult<Connection> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        }
+    }
+
+    fn checkin(&self, conn: Connection) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+    }
+}
+
+/// A failure inside a connection closure: SQLite's own, or a refusal
+/// (a bad counter) that must roll the transaction back.
+enum OpError {
+    Sqlite(rusqlite::Error),
+    Backend(BackendError),
+}
+
+impl From<rusqlite::Error> for OpError {
+    fn from(e: rusqlite::Error) -> Self {
+        OpError::Sqlite(e)
+    }
+}
+
+impl From<counter::CounterError> for OpError {
+    fn from(e: counter::CounterError) -> Self {
+        OpError::Backend(e.into())
+    }
+}
+
+fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT value FROM kv WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![ns, key], |row| row.get(0))
+        .optional()
+}
+
+fn write(conn: &Connection, ns: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO kv (bucket, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![ns, key, value])?;
+    Ok(())
+}
+
+fn remove(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM kv WHERE bucket = ?1 AND key = ?2")?
+        .execute(params![ns, key])?;
+    Ok(())
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.run(move |conn| Ok(read(conn, &ns, &key)?.map(Bytes::from)))
+            .await
+    }
+
+    async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.run(move |conn| Ok(write(conn, &ns, &key, &value)?))
+            .await
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.run(move |conn| Ok(remove(conn, &ns, &key)?)).await
+    }
+
+    async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.run(move |conn| {
+            let found = conn
+                .prepare_cached("SELECT 1 FROM kv WHERE bucket = ?1 AND key = ?2")?
+                .exists(params![ns, key])?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i128,
+        range: CounterRange,
+    ) -> BackendResult<i128> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current = read(&tx, &ns, &key)?;
+            let next = counter::next_value(current.as_deref(), delta, range)?;
+            write(&tx, &ns, &key, counter::encode(next).as_bytes())?;
+            tx.commit()?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> BackendResult<bool> {
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        let expected = expected.map(<[u8]>::to_vec);
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if read(&tx, &ns, &key)? != expected {
+                return Ok(false);
+            }
+            write(&tx, &ns, &key, &new)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> BackendResult<Vec<Option<Bytes>>> {
+        let (ns, keys) = (namespace.to_string(), keys.to_vec());
+        self.run(move |conn| {
+            // One read transaction, so the batch sees a single snapshot.
+            let tx = conn.transaction()?;
+            let values = keys
+                .iter()
+                .map(|k| Ok(read(&tx, &ns, k)?.map(Bytes::from)))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(values)
+        })
+        .await
+    }
+
+    async fn set_many(&self, namespace: &str, items: Vec<(String, Bytes)>) -> BackendResult<()> {
+        let ns = namespace.to_string();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (key, value) in &items {
+                write(&tx, &ns, key, value)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()> {
+        let (ns, keys) = (namespace.to_string(), keys.to_vec());
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for key in &keys {
+                remove(&tx, &ns, key)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>> {
+        let ns = namespace.to_string();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE bucket = ?1")?;
+            let keys = stmt
+                .query_map(params![ns], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(keys)
+        })
+        .await
+    }
+}

@@ -1,0 +1,120 @@
+//! Store URLs as users write them (`memory:`, `sqlite:PATH`), parsed once
+//! and opened into a [`SharedBackend`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::backend::SharedBackend;
+use crate::error::BackendResult;
+
+/// Where a store lives, as parsed from its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `memory:`: this process's memory, shared by its instances.
+    Memory,
+    /// `sqlite:PATH`: a SQLite file, created on first use.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+}
+
+/// A store URL that names no known backend or is missing its parts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid store URL {url:?}: {reason}")]
+pub struct StoreUrlError {
+    url: String,
+    reason: String,
+}
+
+impl FromStr for StoreUrl {
+    type Err = StoreUrlError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let fail = |reason: &str| StoreUrlError {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let (scheme, rest) = url
+            .split_once(':')
+            .ok_or_else(|| fail("expected memory:, sqlite:PATH, redis://HOST:PORT or redis-cluster://HOST:PORT"))?;
+        match scheme {
+            "memory" if rest.is_empty() => Ok(StoreUrl::Memory),
+            "memory" => Err(fail("memory: takes nothing after the colon")),
+            "sqlite" => {
+                let path = rest.strip_prefix("//").unwrap_or(rest);
+                if path.is_empty() {
+                    return Err(fail("sqlite: needs a file path, e.g. sqlite:.wasmkv/default.db"));
+                }
+                Ok(StoreUrl::Sqlite { path: path.into() })
+            }
+            "redis" | "rediss" | "redis-cluster" => Err(fail(
+                "this build of wasmkv has no Redis backend yet; use memory: or sqlite:PATH",
+            )),
+            _ => Err(fail(
+                "unknown scheme; expected memory:, sqlite:PATH, redis://HOST:PORT or redis-cluster://HOST:PORT",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Memory => write!(f, "memory:"),
+            StoreUrl::Sqlite { path } => write!(f, "sqlite:{}", path.display()),
+        }
+    }
+}
+
+impl StoreUrl {
+    /// Opens the store, failing now if it cannot be reached or created.
+    pub fn open(&self) -> BackendResult<SharedBackend> {
+        match self {
+            #[cfg(feature = "memory")]
+            StoreUrl::Memory => Ok(Arc::new(crate::memory::MemoryBackend::new())),
+            #[cfg(feature = "sqlite")]
+            StoreUrl::Sqlite { path } => Ok(Arc::new(crate::sqlite::SqliteBackend::open(
+                path,
+                Default::default(),
+            )?)),
+            #[allow(unreachable_patterns)]
+            other => Err(crate::BackendError::unavailable(
+                other.to_string(),
+                "this backend was not compiled in (enable its cargo feature)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_schemes() {
+        assert_eq!("memory:".parse(), Ok(StoreUrl::Memory));
+        assert_eq!(
+            "sqlite:.wasmkv/default.db".parse(),
+            Ok(StoreUrl::Sqlite {
+                path: ".wasmkv/default.db".into()
+            })
+        );
+        assert_eq!(
+            "sqlite:///tmp/x.db".parse(),
+            Ok(StoreUrl::Sqlite {
+                path: "/tmp/x.db".into()
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_a_reason() {
+        for bad in ["", "memory:x", "sqlite:", "ftp://x", "nocolon"] {
+            let err = bad.parse::<StoreUrl>().unwrap_err().to_string();
+            assert!(err.contains("invalid store URL"), "{err}");
+        }
+    }
+}

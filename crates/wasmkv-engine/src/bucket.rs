@@ -1,0 +1,174 @@
+use std::sync::Arc;
+
+use wasmkv_backend::{Bytes, CounterRange, SharedBackend, counter};
+
+use crate::error::{Cause, KvError, Op};
+use crate::limits::Limits;
+use crate::validate;
+
+/// An open, granted bucket: a namespace in one store, with the limits applied.
+///
+/// Every method validates its input before the backend sees it, and every
+/// failure comes back as a [`KvError`] naming the operation, bucket and key.
+#[derive(Clone)]
+pub struct Bucket {
+    name: Arc<str>,
+    backend: SharedBackend,
+    limits: Limits,
+}
+
+impl Bucket {
+    pub(crate) fn new(name: &str, backend: SharedBackend, limits: Limits) -> Self {
+        Self {
+            name: name.into(),
+            backend,
+            limits,
+        }
+    }
+
+    /// The bucket's name, as the guest opened it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The limits this bucket enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn err(&self, op: Op, key: Option<&str>, cause: impl Into<Cause>) -> KvError {
+        KvError::new(op, &self.name, key, cause)
+    }
+
+    fn check_key(&self, op: Op, key: &str) -> Result<(), KvError> {
+        validate::key(key, &self.limits).map_err(|c| self.err(op, Some(key), c))
+    }
+
+    fn check_keys(&self, op: Op, keys: &[String]) -> Result<(), KvError> {
+        keys.iter().try_for_each(|k| self.check_key(op, k))
+    }
+
+    fn check_value(&self, op: Op, key: &str, value: &[u8]) -> Result<(), KvError> {
+        validate::value_len(value.len(), &self.limits).map_err(|c| self.err(op, Some(key), c))
+    }
+
+    /// The value under `key`, `None` when absent.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        self.check_key(Op::Get, key)?;
+        self.backend
+            .get(&self.name, key)
+            .await
+            .map_err(|e| self.err(Op::Get, Some(key), e))
+    }
+
+    /// Stores `value` under `key`.
+    pub async fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
+        self.check_key(Op::Set, key)?;
+        self.check_value(Op::Set, key, &value)?;
+        self.backend
+            .set(&self.name, key, value)
+            .await
+            .map_err(|e| self.err(Op::Set, Some(key), e))
+    }
+
+    /// Removes `key`; an absent key is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.check_key(Op::Delete, key)?;
+        self.backend
+            .delete(&self.name, key)
+            .await
+            .map_err(|e| self.err(Op::Delete, Some(key), e))
+    }
+
+    /// Whether `key` holds a value.
+    pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.check_key(Op::Exists, key)?;
+        self.backend
+            .exists(&self.name, key)
+            .await
+            .map_err(|e| self.err(Op::Exists, Some(key), e))
+    }
+
+    /// Adds `delta` to the counter under `key` within `range`, returning the
+    /// new value. The stored form is the canonical decimal integer.
+    pub async fn increment(
+        &self,
+        key: &str,
+        delta: i128,
+        range: CounterRange,
+    ) -> Result<i128, KvError> {
+        self.check_key(Op::Increment, key)?;
+        self.backend
+            .increment(&self.name, key, delta, range)
+            .await
+            .map_err(|e| self.err(Op::Increment, Some(key), e))
+    }
+
+    /// The counter compare-and-swap of the seed world: swaps iff the stored
+    /// bytes are exactly the canonical decimal of `old`, then stores `new`'s.
+    pub async fn compare_and_swap_counter(
+        &self,
+        key: &str,
+        old: i128,
+        new: i128,
+    ) -> Result<bool, KvError> {
+        let expected = counter::encode(old);
+        self.compare_and_swap(key, Some(expected.as_bytes()), counter::encode(new).into())
+            .await
+    }
+
+    /// Replaces the value with `new` iff the stored bytes equal `expected`
+    /// (`None`: iff the key is absent).
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> Result<bool, KvError> {
+        let op = Op::CompareAndSwap;
+        self.check_key(op, key)?;
+        self.check_value(op, key, &new)?;
+        self.backend
+            .compare_and_swap(&self.name, key, expected, new)
+            .await
+            .map_err(|e| self.err(op, Some(key), e))
+    }
+
+    /// The values of `keys`, in order.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, KvError> {
+        self.check_keys(Op::GetMany, keys)?;
+        self.backend
+            .get_many(&self.name, keys)
+            .await
+            .map_err(|e| self.err(Op::GetMany, None, e))
+    }
+
+    /// Stores every pair. Nothing is written when any pair is invalid.
+    pub async fn set_many(&self, items: Vec<(String, Bytes)>) -> Result<(), KvError> {
+        for (key, value) in &items {
+            self.check_key(Op::SetMany, key)?;
+            self.check_value(Op::SetMany, key, value)?;
+        }
+        self.backend
+            .set_many(&self.name, items)
+            .await
+            .map_err(|e| self.err(Op::SetMany, None, e))
+    }
+
+    /// Removes every key. Nothing is removed when any key is invalid.
+    pub async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        self.check_keys(Op::DeleteMany, keys)?;
+        self.backend
+            .delete_many(&self.name, keys)
+            .await
+            .map_err(|e| self.err(Op::DeleteMany, None, e))
+    }
+
+    /// Every key in the bucket.
+    pub async fn keys(&self) -> Result<Vec<String>, KvError> {
+        self.backend
+            .keys(&self.name)
+            .await
+            .map_err(|e| self.err(Op::Keys, None, e))
+    }
+}

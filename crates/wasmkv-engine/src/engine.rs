@@ -1,0 +1,174 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmkv_backend::{BackendError, SharedBackend, StoreUrl};
+
+use crate::bucket::Bucket;
+use crate::error::{Cause, KvError, Op};
+use crate::grants::Grants;
+use crate::limits::Limits;
+
+/// The stores, grants and limits that every guest instance of a host shares.
+///
+/// Cheap to clone; all clones share the same open stores, so two instances
+/// (or two WIT versions) opening the same bucket name see the same data.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    stores: BTreeMap<String, SharedBackend>,
+    grants: Grants,
+    limits: Limits,
+}
+
+/// Why an engine could not be built; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineBuildError {
+    /// A grant names a store that is not configured.
+    #[error("bucket {bucket:?} is granted to store {store:?}, which is not configured; add `--store {store}=URL`")]
+    UnknownStore {
+        /// The granted bucket name.
+        bucket: String,
+        /// The missing store.
+        store: String,
+    },
+    /// A configured store could not be opened.
+    #[error("store {name:?} ({url}) cannot be opened: {source}")]
+    OpenStore {
+        /// The store's name.
+        name: String,
+        /// Its URL.
+        url: String,
+        /// Why it failed.
+        source: BackendError,
+    },
+}
+
+/// Collects stores, grants and limits, then opens every store at once so a
+/// misconfigured store fails at startup, not at a guest's first call.
+#[derive(Default)]
+pub struct EngineBuilder {
+    stores: BTreeMap<String, StoreSource>,
+    grants: Grants,
+    limits: Limits,
+}
+
+enum StoreSource {
+    Url(StoreUrl),
+    Backend(SharedBackend),
+}
+
+impl EngineBuilder {
+    /// Adds (or replaces) store `name`, opened from `url` at build time.
+    pub fn store_url(mut self, name: impl Into<String>, url: StoreUrl) -> Self {
+        self.stores.insert(name.into(), StoreSource::Url(url));
+        self
+    }
+
+    /// Adds (or replaces) store `name` with an already open backend, e.g. one
+    /// an embedder shares between several engines.
+    pub fn store(mut self, name: impl Into<String>, backend: SharedBackend) -> Self {
+        self.stores.insert(name.into(), StoreSource::Backend(backend));
+        self
+    }
+
+    /// Grants bucket `bucket` (`"*"` for every name) in store `store`.
+    pub fn grant(mut self, bucket: impl Into<String>, store: impl Into<String>) -> Self {
+        self.grants.grant(bucket, store);
+        self
+    }
+
+    /// Replaces all grants.
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Checks every grant against the stores and opens the stores.
+    pub fn build(self) -> Result<Engine, EngineBuildError> {
+        for (bucket, store) in self.grants.iter() {
+            if !self.stores.contains_key(store) {
+                return Err(EngineBuildError::UnknownStore {
+                    bucket: bucket.to_string(),
+                    store: store.to_string(),
+                });
+            }
+        }
+        let mut stores = BTreeMap::new();
+        for (name, source) in self.stores {
+            let backend = match source {
+                StoreSource::Backend(b) => b,
+                StoreSource::Url(url) => url.open().map_err(|source| EngineBuildError::OpenStore {
+                    name: name.clone(),
+                    url: url.to_string(),
+                    source,
+                })?,
+            };
+            stores.insert(name, backend);
+        }
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                stores,
+                grants: self.grants,
+                limits: self.limits,
+            }),
+        })
+    }
+}
+
+impl Engine {
+    /// Starts an engine with no stores, no grants and default limits.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Resolves bucket `name` through the grants; this is the only way a
+    /// guest reaches a store.
+    pub fn open_bucket(&self, name: &str) -> Result<Bucket, KvError> {
+        let store_name = self.inner.grants.store_for(name).ok_or_else(|| {
+            KvError::new(
+                Op::OpenBucket,
+                name,
+                None,
+                Cause::AccessDenied {
+                    bucket: name.to_string(),
+                    grant: shell_word(name),
+                    grant_toml: format!("{name:?} = \"default\""),
+                },
+            )
+        })?;
+        let backend = self.inner.stores[store_name].clone();
+        Ok(Bucket::new(name, backend, self.inner.limits))
+    }
+
+    /// The limits every bucket enforces.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// The open store called `name`, for tools that work below the grants.
+    pub fn store(&self, name: &str) -> Option<&SharedBackend> {
+        self.inner.stores.get(name)
+    }
+}
+
+/// Quotes a bucket name for a shell command line when it needs it.
+fn shell_word(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=".contains(c));
+    if plain {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', r"'\''"))
+    }
+}

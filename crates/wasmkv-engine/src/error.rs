@@ -1,0 +1,185 @@
+use std::fmt;
+
+use wasmkv_backend::{BackendError, CounterError};
+
+/// The guest-visible operation that failed, named as in the WIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Opening a bucket by name.
+    OpenBucket,
+    /// Reading one key.
+    Get,
+    /// Writing one key.
+    Set,
+    /// Removing one key.
+    Delete,
+    /// Testing one key.
+    Exists,
+    /// Adding to a counter.
+    Increment,
+    /// Compare-and-swap on one key.
+    CompareAndSwap,
+    /// Reading many keys.
+    GetMany,
+    /// Writing many keys.
+    SetMany,
+    /// Removing many keys.
+    DeleteMany,
+    /// Listing keys.
+    Keys,
+    /// Writing a value body before it is stored.
+    WriteValue,
+    /// Reading a value body.
+    ReadValue,
+}
+
+impl Op {
+    /// The operation's name as the WIT spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::OpenBucket => "open-bucket",
+            Op::Get => "get",
+            Op::Set => "set",
+            Op::Delete => "delete",
+            Op::Exists => "exists",
+            Op::Increment => "increment",
+            Op::CompareAndSwap => "compare-and-swap",
+            Op::GetMany => "get-many",
+            Op::SetMany => "set-many",
+            Op::DeleteMany => "delete-many",
+            Op::Keys => "keys",
+            Op::WriteValue => "outgoing-value-write-body",
+            Op::ReadValue => "incoming-value-consume",
+        }
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    /// The bucket name is not granted.
+    #[error("access denied: bucket {bucket:?} is not granted; grant it with `--bucket {grant}` or `{grant_toml}` under [buckets] in wasmkv.toml")]
+    AccessDenied {
+        /// The name the guest asked for.
+        bucket: String,
+        /// The flag value that would grant it.
+        grant: String,
+        /// The wasmkv.toml line that would grant it.
+        grant_toml: String,
+    },
+    /// The key is empty or too long.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    /// The value is over `max_value_bytes`.
+    #[error("value is {len} bytes, over max_value_bytes ({max})")]
+    ValueTooLarge {
+        /// The value's length (or the length reached when it was refused).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The guest passed a value it had already found invalid.
+    #[error("{0}")]
+    InvalidValue(String),
+    /// A counter operation was refused; the value is unchanged.
+    #[error("{0}")]
+    Counter(#[from] CounterError),
+    /// The backend failed: I/O, lock timeout, server down.
+    #[error("store unavailable: {0}")]
+    Backend(BackendError),
+}
+
+impl From<BackendError> for Cause {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Counter(c) => Cause::Counter(c),
+            other => Cause::Backend(other),
+        }
+    }
+}
+
+/// A failed operation, with everything a person needs to see what went wrong.
+///
+/// Its `Display` is the one-line trace the guest receives: operation,
+/// bucket, key (truncated) and cause.
+#[derive(Debug)]
+pub struct KvError {
+    op: Op,
+    bucket: String,
+    key: Option<String>,
+    cause: Cause,
+}
+
+/// Keys longer than this are cut in traces so a 4 KiB key cannot flood a log.
+const KEY_PREVIEW_CHARS: usize = 64;
+
+impl KvError {
+    /// An error for `op` on `bucket` (and `key`, when there is one).
+    pub fn new(op: Op, bucket: &str, key: Option<&str>, cause: impl Into<Cause>) -> Self {
+        Self {
+            op,
+            bucket: bucket.to_string(),
+            key: key.map(preview_key),
+            cause: cause.into(),
+        }
+    }
+
+    /// The operation that failed.
+    pub fn op(&self) -> Op {
+        self.op
+    }
+
+    /// Why it failed.
+    pub fn cause(&self) -> &Cause {
+        &self.cause
+    }
+}
+
+fn preview_key(key: &str) -> String {
+    match key.char_indices().nth(KEY_PREVIEW_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &key[..cut], key.len()),
+        None => key.to_string(),
+    }
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:?}` escapes newlines and quotes, so the trace stays one line
+        // whatever the guest put in its names.
+        write!(f, "{} bucket {:?}", self.op.name(), self.bucket)?;
+        if let Some(key) = &self.key {
+            write!(f, " key {key:?}")?;
+        }
+        let cause = self.cause.to_string().replace(['\n', '\r'], " ");
+        write!(f, ": {cause}")
+    }
+}
+
+impl std::error::Error for KvError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_is_one_line_and_names_everything() {
+        let e = KvError::new(
+            Op::Get,
+            "b\nx",
+            Some("k\ny"),
+            Cause::InvalidKey("key is empty".into()),
+        );
+        let s = e.to_string();
+        assert!(!s.contains('\n'), "{s}");
+        assert!(s.starts_with("get bucket \"b\\nx\" key \"k\\ny\""), "{s}");
+        assert!(s.ends_with("invalid key: key is empty"), "{s}");
+    }
+
+    #[test]
+    fn long_keys_are_truncated() {
+        let key = "é".repeat(1000);
+        let s = KvError::new(Op::Set, "b", Some(&key), Cause::InvalidKey("x".into())).to_string();
+        assert!(s.len() < 300, "{s}");
+        assert!(s.contains("(2000 bytes)"), "{s}");
+    }
+}

@@ -1,0 +1,22 @@
+//! The wasmkv engine: what a bucket name means and what a guest may do with it.
+//!
+//! The engine sits between the WIT bindings and the storage backends and knows
+//! neither: it resolves a bucket name through the grants to a store and a
+//! namespace ([`Engine::open_bucket`]), validates keys and values against the
+//! [`Limits`], and turns every failure into one [`KvError`] whose message is
+//! the one-line trace a guest sees. Every WIT version's bindings share it, so
+//! one store serves components of every version.
+
+mod bucket;
+mod engine;
+mod error;
+mod grants;
+mod limits;
+mod validate;
+
+pub use bucket::Bucket;
+pub use engine::{Engine, EngineBuilder, EngineBuildError};
+pub use error::{Cause, KvError, Op};
+pub use grants::Grants;
+pub use limits::Limits;
+pub use wasmkv_backend::{Backend, Bytes, CounterRange, SharedBackend, StoreUrl};

@@ -1,0 +1,114 @@
+//! wasmtime host bindings for `wasi:keyvalue`, backed by the wasmkv engine.
+//!
+//! Add the interfaces to a [`Linker`](wasmtime::component::Linker) with
+//! [`add_to_linker`], give your store data a [`WasmKvCtx`] and implement
+//! [`WasmKvView`] for it, the way `wasmtime-wasi` does with `WasiView`:
+//!
+//! ```no_run
+//! use wasmkv_engine::{Engine, StoreUrl};
+//! use wasmkv_host::{WasmKv, WasmKvCtx, WasmKvView};
+//! use wasmtime::component::{Component, Linker, ResourceTable};
+//! use wasmtime::Store;
+//! use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+//!
+//! struct State {
+//!     table: ResourceTable,
+//!     wasi: WasiCtx,
+//!     kv: WasmKvCtx,
+//! }
+//!
+//! impl WasiView for State {
+//!     fn ctx(&mut self) -> WasiCtxView<'_> {
+//!         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+//!     }
+//! }
+//!
+//! impl WasmKvView for State {
+//!     fn keyvalue(&mut self) -> WasmKv<'_> {
+//!         WasmKv::new(&self.kv, &mut self.table)
+//!     }
+//! }
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! let engine = Engine::builder()
+//!     .store_url("default", StoreUrl::Sqlite { path: "app.db".into() })
+//!     .grant("default", "default")
+//!     .build()?;
+//!
+//! let wasmtime = wasmtime::Engine::default();
+//! let mut linker = Linker::<State>::new(&wasmtime);
+//! wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+//! wasmkv_host::add_to_linker(&mut linker)?;
+//!
+//! let mut store = Store::new(&wasmtime, State {
+//!     table: ResourceTable::new(),
+//!     wasi: WasiCtx::builder().inherit_stdio().build(),
+//!     kv: WasmKvCtx::new(engine),
+//! });
+//! let component = Component::from_file(&wasmtime, "app.wasm")?;
+//! let command =
+//!     wasmtime_wasi::p2::bindings::Command::instantiate_async(&mut store, &component, &linker)
+//!         .await?;
+//! let _ = command.wasi_cli_run().call_run(&mut store).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! One [`wasmkv_engine::Engine`] can back any number of stores and instances:
+//! every instance that opens the same bucket name sees the same data.
+
+pub mod seed;
+mod value;
+
+use wasmkv_engine::Engine;
+use wasmtime::component::{Linker, ResourceTable};
+
+pub use value::{IncomingValue, OutgoingValue};
+
+/// Per-store state for the keyvalue bindings: the engine the guest talks to.
+#[derive(Clone)]
+pub struct WasmKvCtx {
+    engine: Engine,
+}
+
+impl WasmKvCtx {
+    /// A context whose buckets resolve through `engine`.
+    pub fn new(engine: Engine) -> Self {
+        Self { engine }
+    }
+
+    /// The engine behind this context.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// What the bindings need from the store's data: the context and the
+/// resource table shared with `wasmtime-wasi` (streams live in both).
+pub struct WasmKv<'a> {
+    ctx: &'a WasmKvCtx,
+    table: &'a mut ResourceTable,
+}
+
+impl<'a> WasmKv<'a> {
+    /// Borrows the context and the table for one host call.
+    pub fn new(ctx: &'a WasmKvCtx, table: &'a mut ResourceTable) -> Self {
+        Self { ctx, table }
+    }
+}
+
+/// Implemented by the store data of an embedder that runs keyvalue guests.
+pub trait WasmKvView: Send {
+    /// The keyvalue context and resource table of this store.
+    fn keyvalue(&mut self) -> WasmKv<'_>;
+}
+
+/// Adds every `wasi:keyvalue` version wasmkv serves, and the
+/// `wasi:io@0.2.0-rc-2023-11-10` interfaces their value streams use.
+///
+/// Components also need `wasi:io@0.2.x` and `wasi:cli` for stdio: add them
+/// with `wasmtime_wasi::p2::add_to_linker_async`; both versions share one
+/// resource table and stream implementation.
+pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    seed::add_to_linker(linker)
+}

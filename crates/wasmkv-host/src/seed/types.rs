@@ -1,0 +1,120 @@
+//! `wasi:keyvalue/types` and `wasi-keyvalue-error`: buckets, value bodies
+//! and error resources.
+
+use wasmkv_engine::{Bucket, Cause, KvError, Op};
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
+
+use super::KvResult;
+use super::kv::{types, wasi_keyvalue_error};
+use crate::WasmKv;
+use crate::value::{IncomingValue, OutgoingValue, ValueRefused};
+
+impl wasi_keyvalue_error::Host for WasmKv<'_> {}
+
+impl wasi_keyvalue_error::HostError for WasmKv<'_> {
+    async fn trace(&mut self, err: Resource<KvError>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&err)?.to_string())
+    }
+
+    async fn drop(&mut self, err: Resource<KvError>) -> wasmtime::Result<()> {
+        self.table.delete(err)?;
+        Ok(())
+    }
+}
+
+impl types::Host for WasmKv<'_> {}
+
+impl types::HostBucket for WasmKv<'_> {
+    async fn open_bucket(&mut self, name: String) -> KvResult<Resource<Bucket>> {
+        match self.ctx.engine.open_bucket(&name) {
+            Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
+            Err(e) => self.reply(Err(e)),
+        }
+    }
+
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+/// The error a guest sees when it stores a value that went over the limit.
+pub(super) fn refused(op: Op, bucket: &str, key: &str, r: ValueRefused) -> KvError {
+    KvError::new(
+        op,
+        bucket,
+        Some(key),
+        Cause::ValueTooLarge {
+            len: r.attempted,
+            max: r.max,
+        },
+    )
+}
+
+impl types::HostOutgoingValue for WasmKv<'_> {
+    async fn new_outgoing_value(&mut self) -> wasmtime::Result<Resource<OutgoingValue>> {
+        let max = self.ctx.engine.limits().max_value_bytes;
+        Ok(self.table.push(OutgoingValue::new(max))?)
+    }
+
+    async fn outgoing_value_write_body_async(
+        &mut self,
+        value: Resource<OutgoingValue>,
+    ) -> KvResult<Resource<DynOutputStream>> {
+        let writer: DynOutputStream = Box::new(self.table.get(&value)?.writer());
+        Ok(Ok(self.table.push(writer)?))
+    }
+
+    async fn outgoing_value_write_body_sync(
+        &mut self,
+        value: Resource<OutgoingValue>,
+        body: Vec<u8>,
+    ) -> KvResult<()> {
+        let result = self.table.get(&value)?.replace(body).map_err(|r| {
+            KvError::new(
+                Op::WriteValue,
+                "",
+                None,
+                Cause::ValueTooLarge {
+                    len: r.attempted,
+                    max: r.max,
+                },
+            )
+        });
+        self.reply(result)
+    }
+
+    async fn drop(&mut self, value: Resource<OutgoingValue>) -> wasmtime::Result<()> {
+        self.table.delete(value)?;
+        Ok(())
+    }
+}
+
+impl types::HostIncomingValue for WasmKv<'_> {
+    async fn incoming_value_consume_sync(
+        &mut self,
+        value: Resource<IncomingValue>,
+    ) -> KvResult<Vec<u8>> {
+        Ok(Ok(self.table.get(&value)?.bytes().to_vec()))
+    }
+
+    async fn incoming_value_consume_async(
+        &mut self,
+        value: Resource<IncomingValue>,
+    ) -> KvResult<Resource<DynInputStream>> {
+        let bytes = self.table.get(&value)?.bytes().clone();
+        let stream: DynInputStream = Box::new(MemoryInputPipe::new(bytes));
+        Ok(Ok(self.table.push(stream)?))
+    }
+
+    async fn size(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&value)?.bytes().len() as u64)
+    }
+
+    async fn drop(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<()> {
+        self.table.delete(value)?;
+        Ok(())
+    }
+}
