@@ -105,7 +105,7 @@ impl From<BackendError> for Cause {
 #[derive(Debug)]
 pub struct KvError {
     op: Op,
-    bucket: String,
+    bucket: Option<String>,
     key: Option<String>,
     cause: Cause,
 }
@@ -118,8 +118,19 @@ impl KvError {
     pub fn new(op: Op, bucket: &str, key: Option<&str>, cause: impl Into<Cause>) -> Self {
         Self {
             op,
-            bucket: bucket.to_string(),
+            bucket: Some(bucket.to_string()),
             key: key.map(preview_key),
+            cause: cause.into(),
+        }
+    }
+
+    /// An error for `op` on something not yet tied to a bucket, such as a
+    /// value body being written.
+    pub fn unbound(op: Op, cause: impl Into<Cause>) -> Self {
+        Self {
+            op,
+            bucket: None,
+            key: None,
             cause: cause.into(),
         }
     }
@@ -146,7 +157,10 @@ impl fmt::Display for KvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `{:?}` escapes newlines and quotes, so the trace stays one line
         // whatever the guest put in its names.
-        write!(f, "{} bucket {:?}", self.op.name(), self.bucket)?;
+        write!(f, "{}", self.op.name())?;
+        if let Some(bucket) = &self.bucket {
+            write!(f, " bucket {bucket:?}")?;
+        }
         if let Some(key) = &self.key {
             write!(f, " key {key:?}")?;
         }

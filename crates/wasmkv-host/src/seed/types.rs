@@ -73,10 +73,8 @@ impl types::HostOutgoingValue for WasmKv<'_> {
         body: Vec<u8>,
     ) -> KvResult<()> {
         let result = self.table.get(&value)?.replace(body).map_err(|r| {
-            KvError::new(
+            KvError::unbound(
                 Op::WriteValue,
-                "",
-                None,
                 Cause::ValueTooLarge {
                     len: r.attempted,
                     max: r.max,

@@ -1,0 +1,58 @@
+//! The command line, as DESIGN.md's CLI contract gives it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run WebAssembly components that use wasi:keyvalue, on real storage.
+#[derive(Parser, Debug)]
+#[command(name = "wasmkv", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// wasmkv's subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a component (a `wasi:cli/run` command) with keyvalue storage.
+    Run(RunArgs),
+}
+
+/// `wasmkv run`'s options.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Define a store: NAME=URL, URL one of memory:, sqlite:PATH,
+    /// redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...].
+    /// Store "default" is sqlite:.wasmkv/default.db unless given.
+    #[arg(long = "store", value_name = "NAME=URL")]
+    pub stores: Vec<String>,
+
+    /// Grant bucket NAME, stored in STORE (default "default"); NAME "*"
+    /// grants every name. Without any grant, only bucket "default" is granted.
+    #[arg(long = "bucket", value_name = "NAME[=STORE]")]
+    pub buckets: Vec<String>,
+
+    /// Read stores, grants and limits from this file
+    /// (default: ./wasmkv.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Give the component a host directory, at GUEST (default: the same path).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+
+    /// Set an environment variable for the component; NAME alone passes the
+    /// host's value through.
+    #[arg(long = "env", value_name = "NAME[=VAL]")]
+    pub envs: Vec<String>,
+
+    /// The component to run (.wasm).
+    #[arg(value_name = "COMPONENT")]
+    pub component: PathBuf,
+
+    /// Arguments passed to the component.
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}

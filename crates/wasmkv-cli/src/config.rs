@@ -1,0 +1,156 @@
+//! Where `wasmkv run` gets its stores, grants and limits: `wasmkv.toml`
+//! first, then flags on top.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use wasmkv_engine::{Engine, Grants, Limits, StoreUrl};
+
+/// The store every zero-config run uses.
+pub const DEFAULT_STORE: &str = "default";
+/// Where the default store lives unless configured.
+pub const DEFAULT_SQLITE_PATH: &str = ".wasmkv/default.db";
+/// The config file read when present and no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "wasmkv.toml";
+
+/// `wasmkv.toml`, as DESIGN.md specifies it. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    stores: BTreeMap<String, StoreConfig>,
+    #[serde(default)]
+    buckets: BTreeMap<String, String>,
+    #[serde(default)]
+    limits: LimitsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+enum StoreConfig {
+    Memory {},
+    Sqlite { path: PathBuf },
+    Redis { url: String },
+    RedisCluster { url: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsConfig {
+    max_key_bytes: Option<usize>,
+    max_value_bytes: Option<usize>,
+}
+
+/// Everything the engine needs, merged from file and flags.
+#[derive(Debug)]
+pub struct Setup {
+    stores: BTreeMap<String, StoreUrl>,
+    grants: Grants,
+    limits: Limits,
+}
+
+impl Setup {
+    /// Reads `config` (or `./wasmkv.toml` when present), then applies the
+    /// `--store` and `--bucket` flags over it.
+    pub fn load(
+        config: Option<&Path>,
+        store_flags: &[String],
+        bucket_flags: &[String],
+    ) -> anyhow::Result<Self> {
+        let file = match config {
+            Some(path) => Some(read_config(path)?),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                Some(read_config(Path::new(DEFAULT_CONFIG_FILE))?)
+            }
+            None => None,
+        };
+        let (mut stores, mut grants, mut limits) = (BTreeMap::new(), Grants::new(), Limits::default());
+        if let Some((path, file)) = file {
+            let base = path.parent().unwrap_or(Path::new(""));
+            for (name, store) in file.stores {
+                stores.insert(name, store.into_url(base, &path)?);
+            }
+            for (bucket, store) in file.buckets {
+                grants.grant(bucket, store);
+            }
+            limits.max_key_bytes = file.limits.max_key_bytes.unwrap_or(limits.max_key_bytes);
+            limits.max_value_bytes = file.limits.max_value_bytes.unwrap_or(limits.max_value_bytes);
+        }
+        for flag in store_flags {
+            let (name, url) = flag
+                .split_once('=')
+                .filter(|(name, _)| !name.is_empty())
+                .with_context(|| format!("--store {flag:?}: expected NAME=URL, e.g. --store default=memory:"))?;
+            let url: StoreUrl = url.parse().with_context(|| format!("--store {flag:?}"))?;
+            stores.insert(name.to_string(), url);
+        }
+        for flag in bucket_flags {
+            let (bucket, store) = flag.split_once('=').unwrap_or((flag, DEFAULT_STORE));
+            if store.is_empty() {
+                bail!("--bucket {flag:?}: expected NAME or NAME=STORE");
+            }
+            grants.grant(bucket, store);
+        }
+        if grants.is_empty() {
+            grants.grant(DEFAULT_STORE, DEFAULT_STORE);
+        }
+        let default_used = grants.iter().any(|(_, store)| store == DEFAULT_STORE);
+        if default_used && !stores.contains_key(DEFAULT_STORE) {
+            stores.insert(
+                DEFAULT_STORE.to_string(),
+                StoreUrl::Sqlite {
+                    path: DEFAULT_SQLITE_PATH.into(),
+                },
+            );
+        }
+        Ok(Self {
+            stores,
+            grants,
+            limits,
+        })
+    }
+
+    /// Opens every store and checks every grant.
+    pub fn build_engine(self) -> anyhow::Result<Engine> {
+        let mut builder = Engine::builder().grants(self.grants).limits(self.limits);
+        for (name, url) in self.stores {
+            builder = builder.store_url(name, url);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(":{line}:{column}")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{at}: {}", path.display(), e.message().trim())
+    })?;
+    Ok((path.to_path_buf(), file))
+}
+
+impl StoreConfig {
+    fn into_url(self, base: &Path, file: &Path) -> anyhow::Result<StoreUrl> {
+        let url = match self {
+            StoreConfig::Memory {} => StoreUrl::Memory,
+            StoreConfig::Sqlite { path } => StoreUrl::Sqlite {
+                path: base.join(path),
+            },
+            StoreConfig::Redis { url } | StoreConfig::RedisCluster { url } => url
+                .parse()
+                .with_context(|| format!("{}: [stores] url", file.display()))?,
+        };
+        Ok(url)
+    }
+}

@@ -1,0 +1,15 @@
+//! wasmkv's own exit codes, kept apart from the guest's so scripts can tell
+//! "the component failed" from "wasmkv could not run it".
+
+/// wasmkv could not start the component: bad flag value, bad config,
+/// missing file, unlinkable component, unreachable store.
+pub const SETUP_FAILED: i32 = 125;
+
+/// The component trapped (128 + SIGABRT, as `wasmtime run` reports it).
+pub const TRAPPED: i32 = 134;
+
+/// Prints wasmkv's one-line error to stderr.
+pub fn report(error: &anyhow::Error) {
+    let line = format!("{error:#}").replace(['\n', '\r'], " ");
+    eprintln!("wasmkv: error: {line}");
+}

@@ -1,0 +1,181 @@
+//! `wasmkv run`: wires config → engine → wasmtime and runs one component.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use wasmkv_host::{WasmKv, WasmKvCtx, WasmKvView};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::bindings::Command;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use crate::cli::RunArgs;
+use crate::config::Setup;
+use crate::exit;
+
+/// The store data of one running component.
+struct Host {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    kv: WasmKvCtx,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasmKvView for Host {
+    fn keyvalue(&mut self) -> WasmKv<'_> {
+        WasmKv::new(&self.kv, &mut self.table)
+    }
+}
+
+/// Runs the component and returns the process exit code.
+pub fn main(args: RunArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));
+            return exit::SETUP_FAILED;
+        }
+    };
+    runtime.block_on(async {
+        let prepared = match prepare(&args).await {
+            Ok(p) => p,
+            Err(e) => {
+                exit::report(&e);
+                return exit::SETUP_FAILED;
+            }
+        };
+        execute(prepared).await
+    })
+}
+
+struct Prepared {
+    store: Store<Host>,
+    command: Command,
+}
+
+async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
+    let setup = Setup::load(args.config.as_deref(), &args.stores, &args.buckets)?;
+    let kv_engine = setup.build_engine()?;
+
+    let engine = wasm_engine()?;
+    let component = load_component(&engine, &args.component)?;
+
+    let mut linker = Linker::<Host>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmkv_host::add_to_linker(&mut linker)?;
+
+    let wasi = wasi_ctx(args)?;
+    let mut store = Store::new(
+        &engine,
+        Host {
+            table: ResourceTable::new(),
+            wasi,
+            kv: WasmKvCtx::new(kv_engine),
+        },
+    );
+    let command = Command::instantiate_async(&mut store, &component, &linker)
+        .await
+        .map_err(|e| link_error(&args.component, e.into()))?;
+    Ok(Prepared { store, command })
+}
+
+async fn execute(mut prepared: Prepared) -> i32 {
+    let result = prepared
+        .command
+        .wasi_cli_run()
+        .call_run(&mut prepared.store)
+        .await;
+    match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(())) => 1,
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(I32Exit(code)) => *code,
+            None => {
+                exit::report(&anyhow::Error::from(e).context("the component trapped"));
+                exit::TRAPPED
+            }
+        },
+    }
+}
+
+fn wasm_engine() -> anyhow::Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    // Compiled code is cached on disk, so running the same component again
+    // starts in milliseconds instead of recompiling it.
+    if let Ok(cache) = wasmtime::Cache::from_file(None) {
+        config.cache(Some(cache));
+    }
+    Ok(Engine::new(&config)?)
+}
+
+fn load_component(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+    if !path.exists() {
+        bail!(
+            "component file {} not found; build it first or check the path",
+            path.display()
+        );
+    }
+    Component::from_file(engine, path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+        format!(
+            "{} is not a WebAssembly component (a core module needs `wasm-tools component new`, or build for wasm32-wasip2)",
+            path.display()
+        )
+    })
+}
+
+/// Rewords wasmtime's link failure so it names the missing import and the fix.
+fn link_error(path: &Path, error: anyhow::Error) -> anyhow::Error {
+    let message = format!("{error:#}");
+    if let Some(rest) = message.split("component imports ").nth(1) {
+        let what = rest
+            .split(", but a matching implementation was not found")
+            .next()
+            .unwrap_or(rest);
+        return anyhow::anyhow!(
+            "{} cannot be linked: it imports {what}, which wasmkv does not provide (wasmkv provides wasi:keyvalue/keyvalue on wasi:io@0.2.0-rc-2023-11-10, and wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, wasi:sockets 0.2.x)",
+            path.display()
+        );
+    }
+    error.context(format!("{} cannot be instantiated", path.display()))
+}
+
+fn wasi_ctx(args: &RunArgs) -> anyhow::Result<WasiCtx> {
+    let mut builder = WasiCtx::builder();
+    builder.inherit_stdio();
+    let program = args
+        .component
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    builder.arg(program);
+    builder.args(&args.args);
+    for env in &args.envs {
+        match env.split_once('=') {
+            Some((name, value)) => builder.env(name, value),
+            None => {
+                let value = std::env::var(env)
+                    .with_context(|| format!("--env {env}: not set in wasmkv's environment"))?;
+                builder.env(env, value)
+            }
+        };
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder
+            .preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("--dir {dir}: cannot open host directory {host}"))?;
+    }
+    Ok(builder.build())
+}
