@@ -1,0 +1,59 @@
+use std::process::ExitCode;
+
+/// What a check returns: `Err` carries what went wrong.
+pub type Outcome = Result<(), String>;
+
+/// Fails the current check with a message unless `cond` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// Unwraps a keyvalue result inside a check, naming the step that failed.
+pub trait Step<T> {
+    /// The value, or the check's failure naming `what`.
+    fn step(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> Step<T> for Result<T, E> {
+    fn step(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+/// Counts checks and prints one line for each.
+#[derive(Default)]
+pub struct Harness {
+    passed: usize,
+    failed: usize,
+}
+
+impl Harness {
+    /// Runs one named check.
+    pub fn check(&mut self, name: &str, f: impl FnOnce() -> Outcome) {
+        match f() {
+            Ok(()) => {
+                self.passed += 1;
+                println!("ok - {name}");
+            }
+            Err(why) => {
+                self.failed += 1;
+                println!("FAIL - {name}: {}", why.replace('\n', "\\n"));
+            }
+        }
+    }
+
+    /// Prints the summary line and turns it into the exit code.
+    pub fn finish(self) -> ExitCode {
+        println!("{} passed, {} failed", self.passed, self.failed);
+        if self.failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
