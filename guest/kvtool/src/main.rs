@@ -1,1 +1,162 @@
-fn main(){}
+//! One keyvalue operation per run, driven by arguments, so host tests can
+//! probe a store from outside: `kvtool OP BUCKET [KEY] [ARGS...]`.
+//!
+//! Prints the result on stdout; on a keyvalue error prints `error: TRACE`
+//! and exits 3; on bad usage exits 2.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use wasmkv_guest::{Bucket, Error, OutgoingValue};
+
+const USAGE: &str = "usage: kvtool get|set|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match run(&args) {
+        Ok(Some(out)) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            println!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn num(s: &str) -> Option<u64> {
+    s.parse().ok()
+}
+
+/// FNV-1a, so a writer and a reader can agree on a value without holding it.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf29ce484222325)
+    }
+    fn update(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100000001b3);
+        }
+    }
+}
+
+fn run(args: &[&str]) -> Result<Option<String>, Error> {
+    let out = match *args {
+        ["get", bucket, key] => match Bucket::open(bucket)?.get(key)? {
+            Some(v) => String::from_utf8_lossy(&v).into_owned(),
+            None => "(none)".into(),
+        },
+        ["set", bucket, key, value] => {
+            Bucket::open(bucket)?.set(key, value.as_bytes())?;
+            "ok".into()
+        }
+        ["delete", bucket, key] => {
+            Bucket::open(bucket)?.delete(key)?;
+            "ok".into()
+        }
+        ["exists", bucket, key] => Bucket::open(bucket)?.exists(key)?.to_string(),
+        ["keys", bucket] => {
+            let mut keys = Bucket::open(bucket)?.keys()?;
+            keys.sort();
+            keys.join("\n")
+        }
+        ["incr", bucket, key, delta] => {
+            let Some(delta) = num(delta) else { return Ok(None) };
+            Bucket::open(bucket)?.increment(key, delta)?.to_string()
+        }
+        ["incr", bucket, key, delta, times] => {
+            let (Some(delta), Some(times)) = (num(delta), num(times)) else { return Ok(None) };
+            let b = Bucket::open(bucket)?;
+            let mut last = 0;
+            for _ in 0..times {
+                last = b.increment(key, delta)?;
+            }
+            last.to_string()
+        }
+        ["cas-incr", bucket, key, times] => {
+            let Some(times) = num(times) else { return Ok(None) };
+            let b = Bucket::open(bucket)?;
+            let mut retries = 0u64;
+            for _ in 0..times {
+                loop {
+                    let current = match b.get(key)? {
+                        None => {
+                            if b.compare_and_swap(key, 0, 0)? {
+                                continue;
+                            }
+                            // Absent: create it; a racing creator makes this a no-op add.
+                            b.increment(key, 0)?;
+                            continue;
+                        }
+                        Some(v) => String::from_utf8_lossy(&v).parse::<u64>().unwrap_or(0),
+                    };
+                    if b.compare_and_swap(key, current, current + 1)? {
+                        break;
+                    }
+                    retries += 1;
+                }
+            }
+            format!("done retries={retries}")
+        }
+        ["write-big", bucket, key, size] => {
+            let Some(size) = num(size) else { return Ok(None) };
+            let b = Bucket::open(bucket)?;
+            let value = OutgoingValue::new();
+            let mut w = value.writer()?;
+            let mut hash = Fnv::new();
+            let mut chunk = vec![0u8; 1 << 20];
+            let mut left = size;
+            let mut n = 0u64;
+            while left > 0 {
+                let len = left.min(chunk.len() as u64) as usize;
+                for (i, byte) in chunk[..len].iter_mut().enumerate() {
+                    *byte = ((n + i as u64).wrapping_mul(31) >> 3) as u8;
+                }
+                hash.update(&chunk[..len]);
+                if let Err(e) = w.write_all(&chunk[..len]) {
+                    return Ok(Some(format!("stream error after {n} bytes: {e}")));
+                }
+                n += len as u64;
+                left -= len as u64;
+            }
+            let _ = w.flush();
+            drop(w);
+            b.set_value(key, &value)?;
+            format!("wrote {size} fnv={:016x}", hash.0)
+        }
+        ["round-trip-big", bucket, key, size] => {
+            // Both halves in one process, for stores that do not outlive it.
+            let wrote = run(&["write-big", bucket, key, size])?.unwrap_or_default();
+            let read = run(&["read-big", bucket, key])?.unwrap_or_default();
+            format!("{wrote}\n{read}")
+        }
+        ["read-big", bucket, key] => {
+            let b = Bucket::open(bucket)?;
+            let Some(v) = b.get_value(key)? else { return Ok(Some("(none)".into())) };
+            let size = v.size();
+            let mut r = v.reader()?;
+            let mut hash = Fnv::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            loop {
+                let n = r.read(&mut buf).map_err(|e| e.to_string()).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                hash.update(&buf[..n]);
+                total += n as u64;
+            }
+            format!("read {total} size={size} fnv={:016x}", hash.0)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(out))
+}

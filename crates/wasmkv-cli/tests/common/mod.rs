@@ -1,0 +1,91 @@
+//! Shared by the integration tests: builds the guest components (once per
+//! test binary) and runs the real `wasmkv` binary on them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds the guest workspace for wasm32-wasip2 and returns its output dir.
+/// Fails the test loudly if the build fails; never skips.
+pub fn guests() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let guest = repo_root().join("guest");
+        let target = guest.join("target");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(&guest)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("cannot start cargo to build the guest components");
+        assert!(
+            status.success(),
+            "building the guest components failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+        );
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+/// The path of guest component `name`.
+pub fn component(name: &str) -> PathBuf {
+    let path = guests().join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// What one `wasmkv` process did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both streams unless the run exited 0.
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, 0, "wasmkv failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A `wasmkv` command running in `dir`.
+pub fn wasmkv(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmkv"));
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// Runs `wasmkv ARGS...` in `dir` and waits for it.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    Run::from(wasmkv(dir).args(args).output().expect("cannot start wasmkv"))
+}
+
+/// Runs the kvtool component with `flags` before it and `tool_args` after.
+pub fn kvtool(dir: &Path, flags: &[&str], tool_args: &[&str]) -> Run {
+    let tool = component("kvtool");
+    let mut args: Vec<&str> = vec!["run"];
+    args.extend_from_slice(flags);
+    args.push(tool.to_str().unwrap());
+    args.extend_from_slice(tool_args);
+    run(dir, &args)
+}
+
+/// A fresh working directory for one test.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("cannot create a temp dir")
+}

@@ -1,0 +1,87 @@
+//! Several `wasmkv run` processes on one store: persistence, the zero-config
+//! default store, and atomic counters across processes.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::{component, kvtool, run, wasmkv, workdir};
+
+#[test]
+fn counter_example_counts_across_runs_on_the_zero_config_store() {
+    let dir = workdir();
+    let counter = component("counter");
+    let first = run(dir.path(), &["run", counter.to_str().unwrap()]).success();
+    assert_eq!(first.stdout.trim(), "counter has run 1 time");
+    let second = run(dir.path(), &["run", counter.to_str().unwrap()]).success();
+    assert_eq!(second.stdout.trim(), "counter has run 2 times");
+    assert!(dir.path().join(".wasmkv/default.db").is_file(), "default store not created");
+}
+
+#[test]
+fn data_persists_across_processes() {
+    let dir = workdir();
+    kvtool(dir.path(), &[], &["set", "default", "greeting", "hello"]).success();
+    let got = kvtool(dir.path(), &[], &["get", "default", "greeting"]).success();
+    assert_eq!(got.stdout.trim(), "hello");
+    let keys = kvtool(dir.path(), &[], &["keys", "default"]).success();
+    assert_eq!(keys.stdout.trim(), "greeting");
+}
+
+#[test]
+fn memory_store_is_not_persisted() {
+    let dir = workdir();
+    let mem = ["--store", "default=memory:"];
+    kvtool(dir.path(), &mem, &["set", "default", "k", "v"]).success();
+    let got = kvtool(dir.path(), &mem, &["get", "default", "k"]).success();
+    assert_eq!(got.stdout.trim(), "(none)");
+    assert!(!dir.path().join(".wasmkv").exists(), "memory run created the sqlite store");
+}
+
+#[test]
+fn two_concurrent_processes_increment_to_exactly_1000() {
+    let dir = workdir();
+    let tool = component("kvtool");
+    let spawn = || {
+        wasmkv(dir.path())
+            .args(["run", tool.to_str().unwrap(), "incr", "default", "hits", "1", "500"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start wasmkv")
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let total = kvtool(dir.path(), &[], &["get", "default", "hits"]).success();
+    assert_eq!(total.stdout.trim(), "1000");
+}
+
+#[test]
+fn two_concurrent_processes_lose_no_compare_and_swap_update() {
+    let dir = workdir();
+    let tool = component("kvtool");
+    kvtool(dir.path(), &[], &["incr", "default", "cas", "0"]).success();
+    let spawn = || {
+        wasmkv(dir.path())
+            .args(["run", tool.to_str().unwrap(), "cas-incr", "default", "cas", "200"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start wasmkv")
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let total = kvtool(dir.path(), &[], &["get", "default", "cas"]).success();
+    assert_eq!(total.stdout.trim(), "400");
+}
