@@ -1,0 +1,167 @@
+//! The bad-input table: each rule's violation is refused with a one-line
+//! error that names it, and nothing stored before is lost.
+
+mod common;
+
+use common::{component, kvtool, run, workdir};
+
+/// Asserts kvtool reported a keyvalue error whose trace holds every needle.
+fn assert_kv_error(out: &common::Run, needles: &[&str]) {
+    let line = out.stdout.trim();
+    assert!(line.starts_with("error: "), "expected an error, got {line:?} ({})", out.stderr);
+    assert_eq!(line.lines().count(), 1, "trace is not one line: {line:?}");
+    for n in needles {
+        assert!(line.contains(n), "{line:?} does not mention {n:?}");
+    }
+    assert_ne!(out.code, 0, "a failed operation exited 0");
+}
+
+fn get(dir: &std::path::Path, key: &str) -> String {
+    kvtool(dir, &[], &["get", "default", key]).success().stdout.trim().to_string()
+}
+
+#[test]
+fn ungranted_bucket_is_denied_and_says_how_to_grant_it() {
+    let dir = workdir();
+    let out = kvtool(dir.path(), &[], &["set", "secret", "k", "v"]);
+    assert_kv_error(&out, &["open-bucket", "\"secret\"", "access denied", "--bucket secret"]);
+    let granted = kvtool(dir.path(), &["--bucket", "secret"], &["get", "secret", "k"]).success();
+    assert_eq!(granted.stdout.trim(), "(none)", "the denied write landed");
+}
+
+#[test]
+fn empty_key_is_refused_and_nothing_is_stored() {
+    let dir = workdir();
+    kvtool(dir.path(), &[], &["set", "default", "keep", "1"]).success();
+    assert_kv_error(&kvtool(dir.path(), &[], &["set", "default", "", "v"]), &["set", "invalid key", "empty"]);
+    let keys = kvtool(dir.path(), &[], &["keys", "default"]).success();
+    assert_eq!(keys.stdout.trim(), "keep");
+}
+
+#[test]
+fn over_long_key_is_refused_and_the_old_value_kept() {
+    let dir = workdir();
+    let long = "k".repeat(4097);
+    kvtool(dir.path(), &[], &["set", "default", "keep", "1"]).success();
+    assert_kv_error(
+        &kvtool(dir.path(), &[], &["set", "default", &long, "v"]),
+        &["set", "4097 bytes", "max_key_bytes (4096)", "…"],
+    );
+    assert_eq!(get(dir.path(), "keep"), "1");
+    let keys = kvtool(dir.path(), &[], &["keys", "default"]).success();
+    assert_eq!(keys.stdout.trim(), "keep");
+}
+
+#[test]
+fn non_numeric_increment_is_refused_and_the_value_unchanged() {
+    let dir = workdir();
+    kvtool(dir.path(), &[], &["set", "default", "w", "abc"]).success();
+    assert_kv_error(
+        &kvtool(dir.path(), &[], &["incr", "default", "w", "1"]),
+        &["increment", "\"w\"", "not a canonical decimal"],
+    );
+    assert_eq!(get(dir.path(), "w"), "abc");
+}
+
+#[test]
+fn u64_overflow_is_refused_and_the_value_unchanged() {
+    let dir = workdir();
+    let max = u64::MAX.to_string();
+    let out = kvtool(dir.path(), &[], &["incr", "default", "c", &max]).success();
+    assert_eq!(out.stdout.trim(), max);
+    assert_kv_error(
+        &kvtool(dir.path(), &[], &["incr", "default", "c", "1"]),
+        &["increment", "\"c\"", "overflows"],
+    );
+    assert_eq!(get(dir.path(), "c"), max);
+}
+
+#[test]
+fn oversize_values_are_refused_while_streaming_and_the_old_value_kept() {
+    let dir = workdir();
+    std::fs::write(dir.path().join("wasmkv.toml"), "[limits]\nmax_value_bytes = 1024\n").unwrap();
+    kvtool(dir.path(), &[], &["set", "default", "k", "old"]).success();
+    let streamed = kvtool(dir.path(), &[], &["write-big", "default", "k", "2048"]);
+    assert!(
+        streamed.stdout.contains("stream error after 0 bytes")
+            && streamed.stdout.contains("max_value_bytes (1024)"),
+        "{}",
+        streamed.stdout
+    );
+    let whole = kvtool(dir.path(), &[], &["set", "default", "k", &"x".repeat(1025)]);
+    assert_kv_error(&whole, &["1025 bytes", "max_value_bytes (1024)"]);
+    assert_eq!(get(dir.path(), "k"), "old");
+    let at_limit = kvtool(dir.path(), &[], &["write-big", "default", "k", "1024"]).success();
+    assert!(at_limit.stdout.starts_with("wrote 1024 "), "{}", at_limit.stdout);
+}
+
+#[test]
+fn missing_component_file_is_a_one_line_setup_error() {
+    let dir = workdir();
+    let out = run(dir.path(), &["run", "no-such-app.wasm"]);
+    assert_eq!(out.code, 125);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("no-such-app.wasm not found"), "{}", out.stderr);
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused() {
+    let dir = workdir();
+    std::fs::write(dir.path().join("junk.wasm"), b"not wasm").unwrap();
+    let out = run(dir.path(), &["run", "junk.wasm"]);
+    assert_eq!(out.code, 125);
+    assert!(out.stderr.contains("is not a WebAssembly component"), "{}", out.stderr);
+}
+
+#[test]
+fn component_that_does_not_link_names_the_missing_import() {
+    let dir = workdir();
+    let comp = component("unlinkable");
+    let out = run(dir.path(), &["run", comp.to_str().unwrap()]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot be linked"), "{}", out.stderr);
+    assert!(out.stderr.contains("wasmkv-test:unlinkable/missing"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_store_flags_are_setup_errors() {
+    let dir = workdir();
+    let counter = component("counter");
+    let c = counter.to_str().unwrap();
+    for (flag, needle) in [
+        ("nonsense", "expected NAME=URL"),
+        ("default=ftp://x", "unknown scheme"),
+        ("default=sqlite:", "needs a file path"),
+    ] {
+        let out = run(dir.path(), &["run", "--store", flag, c]);
+        assert_eq!(out.code, 125, "{flag}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{flag}: {}", out.stderr);
+    }
+    let out = run(dir.path(), &["run", "--bucket", "x=nowhere", c]);
+    assert_eq!(out.code, 125);
+    assert!(out.stderr.contains("--store nowhere=URL"), "{}", out.stderr);
+}
+
+#[test]
+fn config_typo_is_located_by_file_line_and_key() {
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("wasmkv.toml"),
+        "[stores.default]\ntype = \"sqlite\"\npth = \"x.db\"\n",
+    )
+    .unwrap();
+    let counter = component("counter");
+    let out = run(dir.path(), &["run", counter.to_str().unwrap()]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.stderr.contains("wasmkv.toml:"), "{}", out.stderr);
+    assert!(out.stderr.contains("pth"), "{}", out.stderr);
+}
+
+#[test]
+fn guest_failure_exit_code_is_passed_through() {
+    let dir = workdir();
+    let out = kvtool(dir.path(), &[], &["no-such-op"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("usage: kvtool"), "{}", out.stderr);
+}
