@@ -102,7 +102,8 @@ pub fn next_value(
     let current = match current {
         None => 0,
         Some(bytes) => {
-            let value = parse_canonical(bytes).ok_or_else(|| CounterError::NotCanonical(preview(bytes)))?;
+            let value =
+                parse_canonical(bytes).ok_or_else(|| CounterError::NotCanonical(preview(bytes)))?;
             if !range.contains(value) {
                 return Err(CounterError::StoredOutOfRange { value, range });
             }

@@ -8,6 +8,8 @@
 //! Backends are enabled by cargo features (`memory`, `sqlite`); adding one
 //! touches nothing outside its own module.
 
+#![deny(missing_docs)]
+
 mod backend;
 pub mod counter;
 mod error;

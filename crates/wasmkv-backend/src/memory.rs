@@ -33,7 +33,9 @@ impl MemoryBackend {
     fn lock(&self) -> MutexGuard<'_, Namespaces> {
         // A panic while holding the lock cannot leave a half-applied write:
         // every mutation is a single map operation, so the data stays valid.
-        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -44,7 +46,11 @@ impl Backend for MemoryBackend {
     }
 
     async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
-        Ok(self.lock().get(namespace).and_then(|ns| ns.get(key)).cloned())
+        Ok(self
+            .lock()
+            .get(namespace)
+            .and_then(|ns| ns.get(key))
+            .cloned())
     }
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {

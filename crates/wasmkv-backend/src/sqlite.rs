@@ -81,7 +81,10 @@ impl SqliteBackend {
         };
         if let Some(parent) = inner.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
-                inner.error(format_args!("cannot create folder {}: {e}", parent.display()))
+                inner.error(format_args!(
+                    "cannot create folder {}: {e}",
+                    parent.display()
+                ))
             })?;
         }
         let conn = inner.connect()?;
@@ -147,7 +150,10 @@ impl Inner {
     }
 
     fn checkin(&self, conn: Connection) {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
     }
 }
 

@@ -37,16 +37,18 @@ impl FromStr for StoreUrl {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        let (scheme, rest) = url
-            .split_once(':')
-            .ok_or_else(|| fail("expected memory:, sqlite:PATH, redis://HOST:PORT or redis-cluster://HOST:PORT"))?;
+        let (scheme, rest) = url.split_once(':').ok_or_else(|| {
+            fail("expected memory:, sqlite:PATH, redis://HOST:PORT or redis-cluster://HOST:PORT")
+        })?;
         match scheme {
             "memory" if rest.is_empty() => Ok(StoreUrl::Memory),
             "memory" => Err(fail("memory: takes nothing after the colon")),
             "sqlite" => {
                 let path = rest.strip_prefix("//").unwrap_or(rest);
                 if path.is_empty() {
-                    return Err(fail("sqlite: needs a file path, e.g. sqlite:.wasmkv/default.db"));
+                    return Err(fail(
+                        "sqlite: needs a file path, e.g. sqlite:.wasmkv/default.db",
+                    ));
                 }
                 Ok(StoreUrl::Sqlite { path: path.into() })
             }

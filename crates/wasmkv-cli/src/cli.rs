@@ -53,6 +53,10 @@ pub struct RunArgs {
     pub component: PathBuf,
 
     /// Arguments passed to the component.
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub args: Vec<String>,
 }

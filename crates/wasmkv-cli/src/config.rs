@@ -66,7 +66,8 @@ impl Setup {
             }
             None => None,
         };
-        let (mut stores, mut grants, mut limits) = (BTreeMap::new(), Grants::new(), Limits::default());
+        let (mut stores, mut grants, mut limits) =
+            (BTreeMap::new(), Grants::new(), Limits::default());
         if let Some((path, file)) = file {
             let base = path.parent().unwrap_or(Path::new(""));
             for (name, store) in file.stores {
@@ -76,13 +77,18 @@ impl Setup {
                 grants.grant(bucket, store);
             }
             limits.max_key_bytes = file.limits.max_key_bytes.unwrap_or(limits.max_key_bytes);
-            limits.max_value_bytes = file.limits.max_value_bytes.unwrap_or(limits.max_value_bytes);
+            limits.max_value_bytes = file
+                .limits
+                .max_value_bytes
+                .unwrap_or(limits.max_value_bytes);
         }
         for flag in store_flags {
             let (name, url) = flag
                 .split_once('=')
                 .filter(|(name, _)| !name.is_empty())
-                .with_context(|| format!("--store {flag:?}: expected NAME=URL, e.g. --store default=memory:"))?;
+                .with_context(|| {
+                    format!("--store {flag:?}: expected NAME=URL, e.g. --store default=memory:")
+                })?;
             let url: StoreUrl = url.parse().with_context(|| format!("--store {flag:?}"))?;
             stores.insert(name.to_string(), url);
         }

@@ -37,7 +37,10 @@ impl WasmKvView for Host {
 
 /// Runs the component and returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));

@@ -8,7 +8,11 @@ use common::{component, kvtool, run, workdir};
 /// Asserts kvtool reported a keyvalue error whose trace holds every needle.
 fn assert_kv_error(out: &common::Run, needles: &[&str]) {
     let line = out.stdout.trim();
-    assert!(line.starts_with("error: "), "expected an error, got {line:?} ({})", out.stderr);
+    assert!(
+        line.starts_with("error: "),
+        "expected an error, got {line:?} ({})",
+        out.stderr
+    );
     assert_eq!(line.lines().count(), 1, "trace is not one line: {line:?}");
     for n in needles {
         assert!(line.contains(n), "{line:?} does not mention {n:?}");
@@ -17,14 +21,26 @@ fn assert_kv_error(out: &common::Run, needles: &[&str]) {
 }
 
 fn get(dir: &std::path::Path, key: &str) -> String {
-    kvtool(dir, &[], &["get", "default", key]).success().stdout.trim().to_string()
+    kvtool(dir, &[], &["get", "default", key])
+        .success()
+        .stdout
+        .trim()
+        .to_string()
 }
 
 #[test]
 fn ungranted_bucket_is_denied_and_says_how_to_grant_it() {
     let dir = workdir();
     let out = kvtool(dir.path(), &[], &["set", "secret", "k", "v"]);
-    assert_kv_error(&out, &["open-bucket", "\"secret\"", "access denied", "--bucket secret"]);
+    assert_kv_error(
+        &out,
+        &[
+            "open-bucket",
+            "\"secret\"",
+            "access denied",
+            "--bucket secret",
+        ],
+    );
     let granted = kvtool(dir.path(), &["--bucket", "secret"], &["get", "secret", "k"]).success();
     assert_eq!(granted.stdout.trim(), "(none)", "the denied write landed");
 }
@@ -33,7 +49,10 @@ fn ungranted_bucket_is_denied_and_says_how_to_grant_it() {
 fn empty_key_is_refused_and_nothing_is_stored() {
     let dir = workdir();
     kvtool(dir.path(), &[], &["set", "default", "keep", "1"]).success();
-    assert_kv_error(&kvtool(dir.path(), &[], &["set", "default", "", "v"]), &["set", "invalid key", "empty"]);
+    assert_kv_error(
+        &kvtool(dir.path(), &[], &["set", "default", "", "v"]),
+        &["set", "invalid key", "empty"],
+    );
     let keys = kvtool(dir.path(), &[], &["keys", "default"]).success();
     assert_eq!(keys.stdout.trim(), "keep");
 }
@@ -79,7 +98,11 @@ fn u64_overflow_is_refused_and_the_value_unchanged() {
 #[test]
 fn oversize_values_are_refused_while_streaming_and_the_old_value_kept() {
     let dir = workdir();
-    std::fs::write(dir.path().join("wasmkv.toml"), "[limits]\nmax_value_bytes = 1024\n").unwrap();
+    std::fs::write(
+        dir.path().join("wasmkv.toml"),
+        "[limits]\nmax_value_bytes = 1024\n",
+    )
+    .unwrap();
     kvtool(dir.path(), &[], &["set", "default", "k", "old"]).success();
     let streamed = kvtool(dir.path(), &[], &["write-big", "default", "k", "2048"]);
     assert!(
@@ -92,7 +115,11 @@ fn oversize_values_are_refused_while_streaming_and_the_old_value_kept() {
     assert_kv_error(&whole, &["1025 bytes", "max_value_bytes (1024)"]);
     assert_eq!(get(dir.path(), "k"), "old");
     let at_limit = kvtool(dir.path(), &[], &["write-big", "default", "k", "1024"]).success();
-    assert!(at_limit.stdout.starts_with("wrote 1024 "), "{}", at_limit.stdout);
+    assert!(
+        at_limit.stdout.starts_with("wrote 1024 "),
+        "{}",
+        at_limit.stdout
+    );
 }
 
 #[test]
@@ -101,7 +128,11 @@ fn missing_component_file_is_a_one_line_setup_error() {
     let out = run(dir.path(), &["run", "no-such-app.wasm"]);
     assert_eq!(out.code, 125);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("no-such-app.wasm not found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no-such-app.wasm not found"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -110,7 +141,11 @@ fn a_file_that_is_not_a_component_is_refused() {
     std::fs::write(dir.path().join("junk.wasm"), b"not wasm").unwrap();
     let out = run(dir.path(), &["run", "junk.wasm"]);
     assert_eq!(out.code, 125);
-    assert!(out.stderr.contains("is not a WebAssembly component"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is not a WebAssembly component"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -121,7 +156,11 @@ fn component_that_does_not_link_names_the_missing_import() {
     assert_eq!(out.code, 125, "{}", out.stderr);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("cannot be linked"), "{}", out.stderr);
-    assert!(out.stderr.contains("wasmkv-test:unlinkable/missing"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("wasmkv-test:unlinkable/missing"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

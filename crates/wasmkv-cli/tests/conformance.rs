@@ -4,7 +4,14 @@ mod common;
 
 use common::{component, run, workdir};
 
-const GRANTS: [&str; 6] = ["--bucket", "conformance", "--bucket", "iso-a", "--bucket", "iso-a:b"];
+const GRANTS: [&str; 6] = [
+    "--bucket",
+    "conformance",
+    "--bucket",
+    "iso-a",
+    "--bucket",
+    "iso-a:b",
+];
 
 fn conformance(store: &str) -> String {
     let dir = workdir();

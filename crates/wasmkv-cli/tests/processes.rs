@@ -15,7 +15,10 @@ fn counter_example_counts_across_runs_on_the_zero_config_store() {
     assert_eq!(first.stdout.trim(), "counter has run 1 time");
     let second = run(dir.path(), &["run", counter.to_str().unwrap()]).success();
     assert_eq!(second.stdout.trim(), "counter has run 2 times");
-    assert!(dir.path().join(".wasmkv/default.db").is_file(), "default store not created");
+    assert!(
+        dir.path().join(".wasmkv/default.db").is_file(),
+        "default store not created"
+    );
 }
 
 #[test]
@@ -35,7 +38,10 @@ fn memory_store_is_not_persisted() {
     kvtool(dir.path(), &mem, &["set", "default", "k", "v"]).success();
     let got = kvtool(dir.path(), &mem, &["get", "default", "k"]).success();
     assert_eq!(got.stdout.trim(), "(none)");
-    assert!(!dir.path().join(".wasmkv").exists(), "memory run created the sqlite store");
+    assert!(
+        !dir.path().join(".wasmkv").exists(),
+        "memory run created the sqlite store"
+    );
 }
 
 #[test]
@@ -44,7 +50,15 @@ fn two_concurrent_processes_increment_to_exactly_1000() {
     let tool = component("kvtool");
     let spawn = || {
         wasmkv(dir.path())
-            .args(["run", tool.to_str().unwrap(), "incr", "default", "hits", "1", "500"])
+            .args([
+                "run",
+                tool.to_str().unwrap(),
+                "incr",
+                "default",
+                "hits",
+                "1",
+                "500",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -71,7 +85,14 @@ fn two_concurrent_processes_lose_no_compare_and_swap_update() {
     kvtool(dir.path(), &[], &["incr", "default", "cas", "0"]).success();
     let spawn = || {
         wasmkv(dir.path())
-            .args(["run", tool.to_str().unwrap(), "cas-incr", "default", "cas", "200"])
+            .args([
+                "run",
+                tool.to_str().unwrap(),
+                "cas-incr",
+                "default",
+                "cas",
+                "200",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -80,7 +101,11 @@ fn two_concurrent_processes_lose_no_compare_and_swap_update() {
     let (a, b) = (spawn(), spawn());
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     let total = kvtool(dir.path(), &[], &["get", "default", "cas"]).success();
     assert_eq!(total.stdout.trim(), "400");

@@ -27,7 +27,9 @@ struct Inner {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineBuildError {
     /// A grant names a store that is not configured.
-    #[error("bucket {bucket:?} is granted to store {store:?}, which is not configured; add `--store {store}=URL`")]
+    #[error(
+        "bucket {bucket:?} is granted to store {store:?}, which is not configured; add `--store {store}=URL`"
+    )]
     UnknownStore {
         /// The granted bucket name.
         bucket: String,
@@ -42,7 +44,7 @@ pub enum EngineBuildError {
         /// Its URL.
         url: String,
         /// Why it failed.
-        source: BackendError,
+        source: Box<BackendError>,
     },
 }
 
@@ -70,7 +72,8 @@ impl EngineBuilder {
     /// Adds (or replaces) store `name` with an already open backend, e.g. one
     /// an embedder shares between several engines.
     pub fn store(mut self, name: impl Into<String>, backend: SharedBackend) -> Self {
-        self.stores.insert(name.into(), StoreSource::Backend(backend));
+        self.stores
+            .insert(name.into(), StoreSource::Backend(backend));
         self
     }
 
@@ -106,11 +109,13 @@ impl EngineBuilder {
         for (name, source) in self.stores {
             let backend = match source {
                 StoreSource::Backend(b) => b,
-                StoreSource::Url(url) => url.open().map_err(|source| EngineBuildError::OpenStore {
-                    name: name.clone(),
-                    url: url.to_string(),
-                    source,
-                })?,
+                StoreSource::Url(url) => {
+                    url.open().map_err(|source| EngineBuildError::OpenStore {
+                        name: name.clone(),
+                        url: url.to_string(),
+                        source: Box::new(source),
+                    })?
+                }
             };
             stores.insert(name, backend);
         }

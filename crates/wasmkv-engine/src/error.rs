@@ -58,7 +58,9 @@ impl Op {
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
     /// The bucket name is not granted.
-    #[error("access denied: bucket {bucket:?} is not granted; grant it with `--bucket {grant}` or `{grant_toml}` under [buckets] in wasmkv.toml")]
+    #[error(
+        "access denied: bucket {bucket:?} is not granted; grant it with `--bucket {grant}` or `{grant_toml}` under [buckets] in wasmkv.toml"
+    )]
     AccessDenied {
         /// The name the guest asked for.
         bucket: String,
@@ -107,7 +109,8 @@ pub struct KvError {
     op: Op,
     bucket: Option<String>,
     key: Option<String>,
-    cause: Cause,
+    // Boxed: errors travel in `Result`s on every hot path.
+    cause: Box<Cause>,
 }
 
 /// Keys longer than this are cut in traces so a 4 KiB key cannot flood a log.
@@ -120,7 +123,7 @@ impl KvError {
             op,
             bucket: Some(bucket.to_string()),
             key: key.map(preview_key),
-            cause: cause.into(),
+            cause: Box::new(cause.into()),
         }
     }
 
@@ -131,7 +134,7 @@ impl KvError {
             op,
             bucket: None,
             key: None,
-            cause: cause.into(),
+            cause: Box::new(cause.into()),
         }
     }
 

@@ -7,6 +7,8 @@
 //! the one-line trace a guest sees. Every WIT version's bindings share it, so
 //! one store serves components of every version.
 
+#![deny(missing_docs)]
+
 mod bucket;
 mod engine;
 mod error;
@@ -15,7 +17,7 @@ mod limits;
 mod validate;
 
 pub use bucket::Bucket;
-pub use engine::{Engine, EngineBuilder, EngineBuildError};
+pub use engine::{Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, KvError, Op};
 pub use grants::Grants;
 pub use limits::Limits;

@@ -57,6 +57,8 @@
 //! One [`wasmkv_engine::Engine`] can back any number of stores and instances:
 //! every instance that opens the same bucket name sees the same data.
 
+#![deny(missing_docs)]
+
 pub mod seed;
 mod value;
 

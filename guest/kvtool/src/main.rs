@@ -69,11 +69,15 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
             keys.join("\n")
         }
         ["incr", bucket, key, delta] => {
-            let Some(delta) = num(delta) else { return Ok(None) };
+            let Some(delta) = num(delta) else {
+                return Ok(None);
+            };
             Bucket::open(bucket)?.increment(key, delta)?.to_string()
         }
         ["incr", bucket, key, delta, times] => {
-            let (Some(delta), Some(times)) = (num(delta), num(times)) else { return Ok(None) };
+            let (Some(delta), Some(times)) = (num(delta), num(times)) else {
+                return Ok(None);
+            };
             let b = Bucket::open(bucket)?;
             let mut last = 0;
             for _ in 0..times {
@@ -82,7 +86,9 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
             last.to_string()
         }
         ["cas-incr", bucket, key, times] => {
-            let Some(times) = num(times) else { return Ok(None) };
+            let Some(times) = num(times) else {
+                return Ok(None);
+            };
             let b = Bucket::open(bucket)?;
             let mut retries = 0u64;
             for _ in 0..times {
@@ -107,7 +113,9 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
             format!("done retries={retries}")
         }
         ["write-big", bucket, key, size] => {
-            let Some(size) = num(size) else { return Ok(None) };
+            let Some(size) = num(size) else {
+                return Ok(None);
+            };
             let b = Bucket::open(bucket)?;
             let value = OutgoingValue::new();
             let mut w = value.writer()?;
@@ -140,7 +148,9 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
         }
         ["read-big", bucket, key] => {
             let b = Bucket::open(bucket)?;
-            let Some(v) = b.get_value(key)? else { return Ok(Some("(none)".into())) };
+            let Some(v) = b.get_value(key)? else {
+                return Ok(Some("(none)".into()));
+            };
             let size = v.size();
             let mut r = v.reader()?;
             let mut hash = Fnv::new();

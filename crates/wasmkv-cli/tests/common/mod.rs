@@ -58,7 +58,11 @@ impl Run {
 
     /// Panics with both streams unless the run exited 0.
     pub fn success(self) -> Self {
-        assert_eq!(self.code, 0, "wasmkv failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "wasmkv failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -72,7 +76,12 @@ pub fn wasmkv(dir: &Path) -> Command {
 
 /// Runs `wasmkv ARGS...` in `dir` and waits for it.
 pub fn run(dir: &Path, args: &[&str]) -> Run {
-    Run::from(wasmkv(dir).args(args).output().expect("cannot start wasmkv"))
+    Run::from(
+        wasmkv(dir)
+            .args(args)
+            .output()
+            .expect("cannot start wasmkv"),
+    )
 }
 
 /// Runs the kvtool component with `flags` before it and `tool_args` after.

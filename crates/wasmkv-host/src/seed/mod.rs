@@ -11,12 +11,13 @@ mod io;
 mod readwrite;
 mod types;
 
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmkv_engine::KvError;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use crate::{WasmKv, WasmKvView};
 
 /// Code generated from `wit/seed`.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit/seed",
@@ -88,7 +89,10 @@ impl WasmKv<'_> {
 
     /// A handle to the bucket behind `bucket`, detached from the table so
     /// the table stays free while the backend works.
-    fn bucket(&self, bucket: &Resource<wasmkv_engine::Bucket>) -> wasmtime::Result<wasmkv_engine::Bucket> {
+    fn bucket(
+        &self,
+        bucket: &Resource<wasmkv_engine::Bucket>,
+    ) -> wasmtime::Result<wasmkv_engine::Bucket> {
         Ok(self.table.get(bucket)?.clone())
     }
 }
