@@ -328,3 +328,69 @@ impl Backend for SqliteBackend {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &Path) -> SqliteBackend {
+        SqliteBackend::open(path, SqliteOptions::default()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn increments_from_separate_handles_on_one_file_are_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        // Two independent backends stand in for two processes: separate
+        // connections, coordinated only by SQLite's file locks.
+        let (a, b) = (Arc::new(open(&path)), Arc::new(open(&path)));
+        let tasks: Vec<_> = [a.clone(), b.clone(), a, b]
+            .into_iter()
+            .map(|backend| {
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        backend
+                            .increment("ns", "n", 1, CounterRange::U64)
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let again = open(&path);
+        assert_eq!(
+            again.get("ns", "n").await.unwrap(),
+            Some(Bytes::from_static(b"200"))
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_increment_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir.path().join("kv.db"));
+        db.set("ns", "n", Bytes::from_static(b"x")).await.unwrap();
+        let err = db
+            .increment("ns", "n", 1, CounterRange::U64)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackendError::Counter(_)), "{err}");
+        assert_eq!(
+            db.get("ns", "n").await.unwrap(),
+            Some(Bytes::from_static(b"x"))
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_fails_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junk.db");
+        std::fs::write(&path, vec![7u8; 4096]).unwrap();
+        let err = SqliteBackend::open(&path, SqliteOptions::default())
+            .err()
+            .expect("opened a junk file");
+        assert!(err.to_string().contains("cannot open database"), "{err}");
+    }
+}

@@ -110,3 +110,45 @@ fn two_concurrent_processes_lose_no_compare_and_swap_update() {
     let total = kvtool(dir.path(), &[], &["get", "default", "cas"]).success();
     assert_eq!(total.stdout.trim(), "400");
 }
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = workdir();
+    let tool = component("kvtool");
+    let mut child = wasmkv(dir.path())
+        .args([
+            "run",
+            tool.to_str().unwrap(),
+            "set-loop",
+            "default",
+            "k",
+            "100000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start wasmkv");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut last_acked = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let n: u64 = line.strip_prefix("acked ").unwrap().parse().unwrap();
+        last_acked = Some(n);
+        if n >= 200 {
+            break;
+        }
+    }
+    child.kill().expect("kill -9 failed");
+    child.wait().unwrap();
+    let last = last_acked.expect("no write was acknowledged");
+    for i in [0, last / 2, last] {
+        let got = kvtool(dir.path(), &[], &["get", "default", &format!("k{i}")]).success();
+        assert_eq!(
+            got.stdout.trim(),
+            i.to_string(),
+            "acknowledged write k{i} lost"
+        );
+    }
+}

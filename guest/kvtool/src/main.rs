@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use wasmkv_guest::{Bucket, Error, OutgoingValue};
 
-const USAGE: &str = "usage: kvtool get|set|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
+const USAGE: &str = "usage: kvtool get|set|set-loop|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -139,6 +139,20 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
             drop(w);
             b.set_value(key, &value)?;
             format!("wrote {size} fnv={:016x}", hash.0)
+        }
+        ["set-loop", bucket, prefix, times] => {
+            // Prints `acked N` after each acknowledged set, for crash tests.
+            let Some(times) = num(times) else {
+                return Ok(None);
+            };
+            let b = Bucket::open(bucket)?;
+            let mut out = std::io::stdout();
+            for i in 0..times {
+                b.set(&format!("{prefix}{i}"), i.to_string().as_bytes())?;
+                let _ = writeln!(out, "acked {i}");
+                let _ = out.flush();
+            }
+            "done".into()
         }
         ["round-trip-big", bucket, key, size] => {
             // Both halves in one process, for stores that do not outlive it.
