@@ -27,13 +27,24 @@ struct ConfigFile {
     limits: LimitsConfig,
 }
 
+/// One `[stores.NAME]` table. Flat rather than tagged by `type`, so an
+/// unknown key is reported at its own line, not at the table's.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-enum StoreConfig {
-    Memory {},
-    Sqlite { path: PathBuf },
-    Redis { url: String },
-    RedisCluster { url: String },
+#[serde(deny_unknown_fields)]
+struct StoreConfig {
+    #[serde(rename = "type")]
+    kind: StoreKind,
+    path: Option<PathBuf>,
+    url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum StoreKind {
+    Memory,
+    Sqlite,
+    Redis,
+    RedisCluster,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,7 +82,8 @@ impl Setup {
         if let Some((path, file)) = file {
             let base = path.parent().unwrap_or(Path::new(""));
             for (name, store) in file.stores {
-                stores.insert(name, store.into_url(base, &path)?);
+                let url = store.into_url(&name, base, &path)?;
+                stores.insert(name, url);
             }
             for (bucket, store) in file.buckets {
                 grants.grant(bucket, store);
@@ -147,16 +159,23 @@ fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile)> {
 }
 
 impl StoreConfig {
-    fn into_url(self, base: &Path, file: &Path) -> anyhow::Result<StoreUrl> {
-        let url = match self {
-            StoreConfig::Memory {} => StoreUrl::Memory,
-            StoreConfig::Sqlite { path } => StoreUrl::Sqlite {
+    fn into_url(self, name: &str, base: &Path, file: &Path) -> anyhow::Result<StoreUrl> {
+        let table = format!("{}: [stores.{name}]", file.display());
+        match (self.kind, self.path, self.url) {
+            (StoreKind::Memory, None, None) => Ok(StoreUrl::Memory),
+            (StoreKind::Sqlite, Some(path), None) => Ok(StoreUrl::Sqlite {
                 path: base.join(path),
-            },
-            StoreConfig::Redis { url } | StoreConfig::RedisCluster { url } => url
-                .parse()
-                .with_context(|| format!("{}: [stores] url", file.display()))?,
-        };
-        Ok(url)
+            }),
+            (StoreKind::Redis | StoreKind::RedisCluster, None, Some(url)) => {
+                url.parse().with_context(|| format!("{table} url"))
+            }
+            (StoreKind::Memory, ..) => bail!("{table}: type \"memory\" takes no path or url"),
+            (StoreKind::Sqlite, ..) => {
+                bail!("{table}: type \"sqlite\" needs `path = \"FILE\"` and no url")
+            }
+            (StoreKind::Redis | StoreKind::RedisCluster, ..) => {
+                bail!("{table}: Redis stores need `url = \"redis://HOST:PORT\"` and no path")
+            }
+        }
     }
 }

@@ -193,7 +193,7 @@ fn config_typo_is_located_by_file_line_and_key() {
     let counter = component("counter");
     let out = run(dir.path(), &["run", counter.to_str().unwrap()]);
     assert_eq!(out.code, 125, "{}", out.stderr);
-    assert!(out.stderr.contains("wasmkv.toml:"), "{}", out.stderr);
+    assert!(out.stderr.contains("wasmkv.toml:3:1:"), "{}", out.stderr);
     assert!(out.stderr.contains("pth"), "{}", out.stderr);
 }
 
