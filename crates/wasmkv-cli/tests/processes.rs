@@ -44,28 +44,23 @@ fn memory_store_is_not_persisted() {
     );
 }
 
-#[test]
-fn two_concurrent_processes_increment_to_exactly_1000() {
-    let dir = workdir();
+/// Starts `count` kvtool processes with `tool_args` at once on the default
+/// store in `dir`, and waits for all of them to succeed.
+fn run_concurrently(dir: &std::path::Path, count: usize, tool_args: &[&str]) {
     let tool = component("kvtool");
-    let spawn = || {
-        wasmkv(dir.path())
-            .args([
-                "run",
-                tool.to_str().unwrap(),
-                "incr",
-                "default",
-                "hits",
-                "1",
-                "500",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start wasmkv")
-    };
-    let (a, b) = (spawn(), spawn());
-    for child in [a, b] {
+    let children: Vec<_> = (0..count)
+        .map(|_| {
+            wasmkv(dir)
+                .arg("run")
+                .arg(&tool)
+                .args(tool_args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cannot start wasmkv")
+        })
+        .collect();
+    for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
@@ -74,6 +69,12 @@ fn two_concurrent_processes_increment_to_exactly_1000() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn two_concurrent_processes_increment_to_exactly_1000() {
+    let dir = workdir();
+    run_concurrently(dir.path(), 2, &["incr", "default", "hits", "1", "500"]);
     let total = kvtool(dir.path(), &[], &["get", "default", "hits"]).success();
     assert_eq!(total.stdout.trim(), "1000");
 }
@@ -81,32 +82,8 @@ fn two_concurrent_processes_increment_to_exactly_1000() {
 #[test]
 fn two_concurrent_processes_lose_no_compare_and_swap_update() {
     let dir = workdir();
-    let tool = component("kvtool");
     kvtool(dir.path(), &[], &["incr", "default", "cas", "0"]).success();
-    let spawn = || {
-        wasmkv(dir.path())
-            .args([
-                "run",
-                tool.to_str().unwrap(),
-                "cas-incr",
-                "default",
-                "cas",
-                "200",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start wasmkv")
-    };
-    let (a, b) = (spawn(), spawn());
-    for child in [a, b] {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    run_concurrently(dir.path(), 2, &["cas-incr", "default", "cas", "200"]);
     let total = kvtool(dir.path(), &[], &["get", "default", "cas"]).success();
     assert_eq!(total.stdout.trim(), "400");
 }

@@ -95,10 +95,7 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
                 loop {
                     let current = match b.get(key)? {
                         None => {
-                            if b.compare_and_swap(key, 0, 0)? {
-                                continue;
-                            }
-                            // Absent: create it; a racing creator makes this a no-op add.
+                            // Absent: create it as 0; a racing creator makes this a no-op add.
                             b.increment(key, 0)?;
                             continue;
                         }
