@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -125,20 +125,41 @@ impl Inner {
         BackendError::unavailable(self.describe(), cause)
     }
 
+    /// Opens and configures one connection.
+    ///
+    /// Setup retries while another process holds the file: switching to WAL
+    /// and creating the table need locks for which SQLite returns `BUSY` at
+    /// once rather than calling the busy handler, so two processes starting
+    /// together on a new file would otherwise see "database is locked".
     fn connect(&self) -> BackendResult<Connection> {
-        let setup = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open(&self.path)?;
-            conn.busy_timeout(self.options.busy_timeout)?;
+        let deadline = Instant::now() + self.options.busy_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.try_connect() {
+                Ok(conn) => return Ok(conn),
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(self.error(format_args!("cannot open database: {e}"))),
+            }
+        }
+    }
+
+    fn try_connect(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(self.options.busy_timeout)?;
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            let sync = match self.options.durability {
-                Durability::Full => "FULL",
-                Durability::Relaxed => "NORMAL",
-            };
-            conn.pragma_update(None, "synchronous", sync)?;
-            conn.execute(SCHEMA, [])?;
-            Ok(conn)
+        }
+        let sync = match self.options.durability {
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
         };
-        setup().map_err(|e| self.error(format_args!("cannot open database: {e}")))
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.execute(SCHEMA, [])?;
+        Ok(conn)
     }
 
     fn checkout(&self) -> BackendResult<Connection> {
@@ -174,6 +195,14 @@ impl From<counter::CounterError> for OpError {
     fn from(e: counter::CounterError) -> Self {
         OpError::Backend(e.into())
     }
+}
+
+/// Whether SQLite refused because another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
@@ -365,6 +394,29 @@ mod tests {
             again.get("ns", "n").await.unwrap(),
             Some(Bytes::from_static(b"200"))
         );
+    }
+
+    #[test]
+    fn many_openers_of_a_new_file_at_once_all_succeed() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kv.db");
+            let start = Arc::new(std::sync::Barrier::new(8));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        SqliteBackend::open(&path, SqliteOptions::default()).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                if let Err(e) = opener.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        }
     }
 
     #[tokio::test]
