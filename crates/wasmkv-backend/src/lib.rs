@@ -5,7 +5,7 @@
 //! those live in `wasmkv-engine`, so a new backend only has to store bytes
 //! correctly and make its single-key operations atomic.
 //!
-//! Backends are enabled by cargo features (`memory`, `sqlite`); adding one
+//! Backends are enabled by cargo features (`memory`, `sqlite`, `redis`); adding one
 //! touches nothing outside its own module.
 
 #![deny(missing_docs)]
@@ -17,6 +17,7 @@ mod store_url;
 
 #[cfg(feature = "memory")]
 pub mod memory;
+pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

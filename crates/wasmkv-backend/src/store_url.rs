@@ -1,5 +1,6 @@
-//! Store URLs as users write them (`memory:`, `sqlite:PATH`), parsed once
-//! and opened into a [`SharedBackend`].
+//! Store URLs as users write them (`memory:`, `sqlite:PATH`,
+//! `redis://HOST:PORT`, `redis-cluster://HOST:PORT,...`), parsed once and
+//! opened into a [`SharedBackend`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use crate::backend::SharedBackend;
 use crate::error::BackendResult;
+use crate::redis::url::RedisUrl;
 
 /// Where a store lives, as parsed from its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub enum StoreUrl {
         /// The database file.
         path: PathBuf,
     },
+    /// `redis://`, `rediss://` or `redis-cluster://`: a Redis server or cluster.
+    Redis(RedisUrl),
 }
 
 /// A store URL that names no known backend or is missing its parts.
@@ -52,9 +56,9 @@ impl FromStr for StoreUrl {
                 }
                 Ok(StoreUrl::Sqlite { path: path.into() })
             }
-            "redis" | "rediss" | "redis-cluster" => Err(fail(
-                "this build of wasmkv has no Redis backend yet; use memory: or sqlite:PATH",
-            )),
+            "redis" | "rediss" | "redis-cluster" => RedisUrl::parse(scheme, rest)
+                .map(StoreUrl::Redis)
+                .map_err(|e| fail(&e.0)),
             _ => Err(fail(
                 "unknown scheme; expected memory:, sqlite:PATH, redis://HOST:PORT or redis-cluster://HOST:PORT",
             )),
@@ -67,13 +71,14 @@ impl fmt::Display for StoreUrl {
         match self {
             StoreUrl::Memory => write!(f, "memory:"),
             StoreUrl::Sqlite { path } => write!(f, "sqlite:{}", path.display()),
+            StoreUrl::Redis(url) => url.fmt(f),
         }
     }
 }
 
 impl StoreUrl {
     /// Opens the store, failing now if it cannot be reached or created.
-    pub fn open(&self) -> BackendResult<SharedBackend> {
+    pub async fn open(&self) -> BackendResult<SharedBackend> {
         match self {
             #[cfg(feature = "memory")]
             StoreUrl::Memory => Ok(Arc::new(crate::memory::MemoryBackend::new())),
@@ -82,6 +87,10 @@ impl StoreUrl {
                 path,
                 Default::default(),
             )?)),
+            #[cfg(feature = "redis")]
+            StoreUrl::Redis(url) => Ok(Arc::new(
+                crate::redis::RedisBackend::open(url.clone()).await?,
+            )),
             #[allow(unreachable_patterns)]
             other => Err(crate::BackendError::unavailable(
                 other.to_string(),
@@ -113,8 +122,26 @@ mod tests {
     }
 
     #[test]
+    fn parses_redis_urls() {
+        let single: StoreUrl = "redis://127.0.0.1:6379/1?prefix=app:".parse().unwrap();
+        assert!(matches!(&single, StoreUrl::Redis(url) if url.prefix == "app:"));
+        assert_eq!(single.to_string(), "redis://127.0.0.1:6379/1?prefix=app:");
+        let cluster: StoreUrl = "redis-cluster://a:7000,b:7001".parse().unwrap();
+        assert!(matches!(&cluster, StoreUrl::Redis(url) if url.nodes().len() == 2));
+    }
+
+    #[test]
     fn rejects_bad_urls_with_a_reason() {
-        for bad in ["", "memory:x", "sqlite:", "ftp://x", "nocolon"] {
+        for bad in [
+            "",
+            "memory:x",
+            "sqlite:",
+            "ftp://x",
+            "nocolon",
+            "redis:",
+            "redis://h:1/x",
+            "redis-cluster://a:1,",
+        ] {
             let err = bad.parse::<StoreUrl>().unwrap_err().to_string();
             assert!(err.contains("invalid store URL"), "{err}");
         }

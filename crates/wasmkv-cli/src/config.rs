@@ -131,12 +131,12 @@ impl Setup {
     }
 
     /// Opens every store and checks every grant.
-    pub fn build_engine(self) -> anyhow::Result<Engine> {
+    pub async fn build_engine(self) -> anyhow::Result<Engine> {
         let mut builder = Engine::builder().grants(self.grants).limits(self.limits);
         for (name, url) in self.stores {
             builder = builder.store_url(name, url);
         }
-        Ok(builder.build()?)
+        Ok(builder.build().await?)
     }
 }
 

@@ -66,7 +66,7 @@ struct Prepared {
 
 async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let setup = Setup::load(args.config.as_deref(), &args.stores, &args.buckets)?;
-    let kv_engine = setup.build_engine()?;
+    let kv_engine = setup.build_engine().await?;
 
     let engine = wasm_engine()?;
     let component = load_component(&engine, &args.component)?;

@@ -96,7 +96,7 @@ impl EngineBuilder {
     }
 
     /// Checks every grant against the stores and opens the stores.
-    pub fn build(self) -> Result<Engine, EngineBuildError> {
+    pub async fn build(self) -> Result<Engine, EngineBuildError> {
         for (bucket, store) in self.grants.iter() {
             if !self.stores.contains_key(store) {
                 return Err(EngineBuildError::UnknownStore {
@@ -110,11 +110,13 @@ impl EngineBuilder {
             let backend = match source {
                 StoreSource::Backend(b) => b,
                 StoreSource::Url(url) => {
-                    url.open().map_err(|source| EngineBuildError::OpenStore {
-                        name: name.clone(),
-                        url: url.to_string(),
-                        source: Box::new(source),
-                    })?
+                    url.open()
+                        .await
+                        .map_err(|source| EngineBuildError::OpenStore {
+                            name: name.clone(),
+                            url: url.to_string(),
+                            source: Box::new(source),
+                        })?
                 }
             };
             stores.insert(name, backend);

@@ -33,7 +33,8 @@
 //! let engine = Engine::builder()
 //!     .store_url("default", StoreUrl::Sqlite { path: "app.db".into() })
 //!     .grant("default", "default")
-//!     .build()?;
+//!     .build()
+//!     .await?;
 //!
 //! let wasmtime = wasmtime::Engine::default();
 //! let mut linker = Linker::<State>::new(&wasmtime);

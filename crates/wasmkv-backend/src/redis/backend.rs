@@ -1,0 +1,327 @@
+use std::collections::HashSet;
+use std::future::Future;
+
+use ::redis::{Cmd, RedisError, RedisResult, Script, cmd};
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::connection::{Connection, Delivery, Node};
+use super::keyspace::Keyspace;
+use super::url::RedisUrl;
+use crate::backend::Backend;
+use crate::counter::{self, CounterRange};
+use crate::error::{BackendError, BackendResult};
+
+/// Keys asked for per `SCAN` round trip.
+const SCAN_BATCH: usize = 1000;
+
+/// A store in Redis or Redis Cluster, shared by every process that uses the
+/// same URL and prefix.
+pub struct RedisBackend {
+    url: RedisUrl,
+    keyspace: Keyspace,
+    conn: Connection,
+    increment: Script,
+    compare_and_swap: Script,
+}
+
+impl RedisBackend {
+    /// Connects now, so a wrong address or a server that is down fails at
+    /// startup rather than at a guest's first call.
+    pub async fn open(url: RedisUrl) -> BackendResult<Self> {
+        let fail = |cause: String| BackendError::unavailable(url.to_string(), cause);
+        let conn = match tokio::time::timeout(url.timeout, Connection::open(&url)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(fail(format!("cannot connect: {e}"))),
+            Err(_) => {
+                return Err(fail(format!(
+                    "cannot connect: no answer within {} ms",
+                    url.timeout.as_millis()
+                )));
+            }
+        };
+        Ok(Self {
+            keyspace: Keyspace::new(url.prefix.clone()),
+            url,
+            conn,
+            increment: Script::new(include_str!("increment.lua")),
+            compare_and_swap: Script::new(include_str!("compare_and_swap.lua")),
+        })
+    }
+
+    fn error(&self, cause: impl std::fmt::Display) -> BackendError {
+        BackendError::unavailable(self.url.to_string(), cause)
+    }
+
+    /// Awaits one round trip within the store's timeout.
+    async fn bounded<T>(
+        &self,
+        delivery: Delivery,
+        request: impl Future<Output = RedisResult<T>>,
+    ) -> BackendResult<T> {
+        let outcome = tokio::time::timeout(self.url.timeout, request).await;
+        self.settle(delivery, outcome)
+    }
+
+    /// Turns a round trip's outcome into a result. For at-most-once commands
+    /// a lost reply is reported as such: the change may have happened.
+    fn settle<T>(
+        &self,
+        delivery: Delivery,
+        outcome: Result<RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> BackendResult<T> {
+        let unsure = match delivery {
+            Delivery::Idempotent => "",
+            Delivery::AtMostOnce => "; it may or may not have been applied",
+        };
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if lost_in_flight(&e) => Err(self.error(format_args!("{e}{unsure}"))),
+            Ok(Err(e)) => Err(self.error(e)),
+            Err(_) => Err(self.error(format_args!(
+                "no reply within {} ms{unsure}",
+                self.url.timeout.as_millis()
+            ))),
+        }
+    }
+
+    async fn query<T: ::redis::FromRedisValue>(
+        &self,
+        delivery: Delivery,
+        command: &Cmd,
+    ) -> BackendResult<T> {
+        self.bounded(delivery, self.conn.query(command, delivery))
+            .await
+    }
+
+    /// INCRBY, for signed 64-bit counters: Redis's own rules (canonical
+    /// decimal, i64 range, overflow refused with the value unchanged) are
+    /// exactly wasmkv's there. `None` when Redis refused.
+    async fn increment_by(&self, key: &str, delta: i64) -> BackendResult<Option<i64>> {
+        let incrby = cmd("INCRBY").arg(key).arg(delta).clone();
+        let request = self.conn.query(&incrby, Delivery::AtMostOnce);
+        let outcome = tokio::time::timeout(self.url.timeout, request).await;
+        if let Ok(Err(e)) = &outcome
+            && is_counter_refusal(e)
+        {
+            return Ok(None);
+        }
+        self.settle(Delivery::AtMostOnce, outcome).map(Some)
+    }
+
+    /// Words a refused increment with the same rules every backend uses,
+    /// from the value Redis saw.
+    fn refusal(&self, stored: Option<&[u8]>, delta: i128, range: CounterRange) -> BackendError {
+        match counter::next_value(stored, delta, range) {
+            Err(e) => e.into(),
+            Ok(_) => self.error("Redis refused an increment that wasmkv's counter rules allow"),
+        }
+    }
+}
+
+/// Whether the command may have reached the server before the failure.
+fn lost_in_flight(e: &RedisError) -> bool {
+    e.is_timeout() || (e.is_io_error() && !e.is_connection_refusal())
+}
+
+fn is_counter_refusal(e: &RedisError) -> bool {
+    let detail = e.detail().unwrap_or_default();
+    e.code() == Some("ERR") && (detail.contains("not an integer") || detail.contains("overflow"))
+}
+
+#[async_trait]
+impl Backend for RedisBackend {
+    fn describe(&self) -> String {
+        self.url.to_string()
+    }
+
+    async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
+        let value: Option<Vec<u8>> = self
+            .query(
+                Delivery::Idempotent,
+                cmd("GET").arg(self.keyspace.key(namespace, key)),
+            )
+            .await?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
+        self.query(
+            Delivery::Idempotent,
+            cmd("SET")
+                .arg(self.keyspace.key(namespace, key))
+                .arg(&value[..]),
+        )
+        .await
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
+        self.query::<i64>(
+            Delivery::Idempotent,
+            cmd("DEL").arg(self.keyspace.key(namespace, key)),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
+        let found: i64 = self
+            .query(
+                Delivery::Idempotent,
+                cmd("EXISTS").arg(self.keyspace.key(namespace, key)),
+            )
+            .await?;
+        Ok(found > 0)
+    }
+
+    async fn increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i128,
+        range: CounterRange,
+    ) -> BackendResult<i128> {
+        let key = self.keyspace.key(namespace, key);
+        if let (true, Ok(delta64)) = (range == CounterRange::I64, i64::try_from(delta)) {
+            return match self.increment_by(&key, delta64).await? {
+                Some(next) => Ok(next.into()),
+                None => {
+                    let stored: Option<Vec<u8>> = self
+                        .query(Delivery::Idempotent, cmd("GET").arg(&key))
+                        .await?;
+                    Err(self.refusal(stored.as_deref(), delta, range))
+                }
+            };
+        }
+        // The u64 range (and anything INCRBY cannot express) needs exact
+        // decimal arithmetic and range checks inside Redis: a Lua script.
+        let mut call = self.increment.key(&key);
+        call.arg(counter::encode(delta))
+            .arg(counter::encode(range.min))
+            .arg(counter::encode(range.max));
+        let (applied, value): (i64, Vec<u8>) = self
+            .bounded(
+                Delivery::AtMostOnce,
+                self.conn.invoke(&call, Delivery::AtMostOnce),
+            )
+            .await?;
+        if applied == 1 {
+            counter::parse_canonical(&value)
+                .ok_or_else(|| self.error("increment script returned a non-decimal result"))
+        } else {
+            Err(self.refusal(Some(&value), delta, range))
+        }
+    }
+
+    async fn compare_and_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> BackendResult<bool> {
+        let key = self.keyspace.key(namespace, key);
+        match expected {
+            None => {
+                let set: Option<String> = self
+                    .query(
+                        Delivery::AtMostOnce,
+                        cmd("SET").arg(&key).arg(&new[..]).arg("NX"),
+                    )
+                    .await?;
+                Ok(set.is_some())
+            }
+            Some(expected) => {
+                let mut call = self.compare_and_swap.key(&key);
+                call.arg(expected).arg(&new[..]);
+                let swapped: i64 = self
+                    .bounded(
+                        Delivery::AtMostOnce,
+                        self.conn.invoke(&call, Delivery::AtMostOnce),
+                    )
+                    .await?;
+                Ok(swapped == 1)
+            }
+        }
+    }
+
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> BackendResult<Vec<Option<Bytes>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = self
+            .query(
+                Delivery::Idempotent,
+                cmd("MGET").arg(self.keyspace.keys(namespace, keys)),
+            )
+            .await?;
+        if values.len() != keys.len() {
+            return Err(self.error(format_args!(
+                "MGET returned {} values for {} keys",
+                values.len(),
+                keys.len()
+            )));
+        }
+        Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
+    }
+
+    async fn set_many(&self, namespace: &str, items: Vec<(String, Bytes)>) -> BackendResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut mset = cmd("MSET");
+        for (key, value) in &items {
+            mset.arg(self.keyspace.key(namespace, key)).arg(&value[..]);
+        }
+        self.query(Delivery::Idempotent, &mset).await
+    }
+
+    async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.query::<i64>(
+            Delivery::Idempotent,
+            cmd("DEL").arg(self.keyspace.keys(namespace, keys)),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>> {
+        let pattern = self.keyspace.scan_pattern(namespace);
+        let nodes: Vec<Node> = self
+            .bounded(Delivery::Idempotent, self.conn.primaries())
+            .await?;
+        // SCAN may return a key more than once; the set keeps each once.
+        let mut found = HashSet::new();
+        for node in &nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH);
+                let (next, batch): (u64, Vec<Vec<u8>>) = self
+                    .bounded(Delivery::Idempotent, self.conn.query_node(node, scan))
+                    .await?;
+                found.extend(
+                    batch
+                        .iter()
+                        .filter_map(|raw| self.keyspace.user_key(namespace, raw)),
+                );
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+}

@@ -1,0 +1,187 @@
+//! Connections to a single Redis server or a Redis Cluster, behind one type.
+//!
+//! Both reconnect by themselves when the server comes back. Every round trip
+//! is bounded by the store's timeout, so a dead server gives an error, not a
+//! hang.
+//!
+//! A cluster gets two connections. Commands that are safe to repeat (reads,
+//! plain writes, deletes) go through one that follows redirects and retries
+//! after a dropped connection. Increment and compare-and-swap go through one
+//! that never retries: if the connection drops after the command was sent,
+//! the client cannot know whether it ran, and sending it again could count an
+//! increment twice. That uncertainty is reported as an error instead.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClientBuilder;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use ::redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
+
+use super::url::{RedisUrl, Topology};
+
+/// Whether a command may be sent again after a dropped connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Repeating it changes nothing (GET, SET, DEL, MGET, ...).
+    Idempotent,
+    /// It must run at most once (increment, compare-and-swap).
+    AtMostOnce,
+}
+
+/// An open connection to a Redis store; cheap to clone.
+#[derive(Clone)]
+pub enum Connection {
+    /// One server.
+    Single(ConnectionManager),
+    /// A cluster: see the module docs for why there are two.
+    Cluster {
+        /// Follows redirects and retries.
+        retrying: ClusterConnection,
+        /// Never retries.
+        at_most_once: ClusterConnection,
+    },
+}
+
+/// How often a single server's connection is re-dialled before a command
+/// gives up; the store's timeout bounds the wait in any case.
+const RECONNECT_ATTEMPTS: usize = 2;
+/// Retries of idempotent cluster commands (redirects, dropped connections).
+const CLUSTER_RETRIES: u32 = 3;
+
+impl Connection {
+    /// Connects, failing if the server (or no seed node) answers in time.
+    pub async fn open(url: &RedisUrl) -> RedisResult<Self> {
+        let timeout = url.timeout;
+        match url.topology {
+            Topology::Single => {
+                let client = ::redis::Client::open(url.nodes()[0].as_str())?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(RECONNECT_ATTEMPTS)
+                    .set_max_delay(Duration::from_millis(500));
+                Ok(Connection::Single(
+                    ConnectionManager::new_with_config(client, config).await?,
+                ))
+            }
+            Topology::Cluster => {
+                let connect = |retries: u32| async move {
+                    ClusterClientBuilder::new(url.nodes().iter().map(String::as_str))
+                        .connection_timeout(timeout)
+                        .response_timeout(timeout)
+                        .retries(retries)
+                        .build()?
+                        .get_async_connection()
+                        .await
+                };
+                Ok(Connection::Cluster {
+                    retrying: connect(CLUSTER_RETRIES).await?,
+                    at_most_once: connect(0).await?,
+                })
+            }
+        }
+    }
+
+    /// Sends one command.
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd, delivery: Delivery) -> RedisResult<T> {
+        match self {
+            Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+            Connection::Cluster { .. } => cmd.query_async(&mut self.cluster(delivery)).await,
+        }
+    }
+
+    /// Runs a Lua script (EVALSHA, loading it on first use).
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &ScriptInvocation<'_>,
+        delivery: Delivery,
+    ) -> RedisResult<T> {
+        match self {
+            Connection::Single(conn) => script.invoke_async(&mut conn.clone()).await,
+            Connection::Cluster { .. } => script.invoke_async(&mut self.cluster(delivery)).await,
+        }
+    }
+
+    fn cluster(&self, delivery: Delivery) -> ClusterConnection {
+        match (self, delivery) {
+            (Connection::Cluster { retrying, .. }, Delivery::Idempotent) => retrying.clone(),
+            (Connection::Cluster { at_most_once, .. }, Delivery::AtMostOnce) => {
+                at_most_once.clone()
+            }
+            (Connection::Single(_), _) => unreachable!("only called on a cluster"),
+        }
+    }
+
+    /// The servers that own keys: the server itself, or every cluster primary.
+    pub async fn primaries(&self) -> RedisResult<Vec<Node>> {
+        let Connection::Cluster { retrying, .. } = self else {
+            return Ok(vec![Node::Only]);
+        };
+        let slots: Value = retrying
+            .clone()
+            .route_command(
+                ::redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            )
+            .await?;
+        // Each entry: [first slot, last slot, [host, port, id], replicas...].
+        let entries: Vec<Vec<Value>> = ::redis::from_redis_value(slots)?;
+        let mut primaries = BTreeSet::new();
+        for entry in entries {
+            let Some(primary) = entry.into_iter().nth(2) else {
+                continue;
+            };
+            let (host, port): (String, u16) = match primary {
+                Value::Array(fields) if fields.len() >= 2 => (
+                    ::redis::from_redis_value(fields[0].clone())?,
+                    ::redis::from_redis_value(fields[1].clone())?,
+                ),
+                _ => return Err(unexpected("CLUSTER SLOTS entry without a primary")),
+            };
+            primaries.insert((host, port));
+        }
+        Ok(primaries
+            .into_iter()
+            .map(|(host, port)| Node::Primary { host, port })
+            .collect())
+    }
+
+    /// Sends a command to one node (for SCAN, whose cursor is per node).
+    pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: Cmd) -> RedisResult<T> {
+        match (self, node) {
+            (Connection::Single(conn), _) => cmd.query_async(&mut conn.clone()).await,
+            (Connection::Cluster { retrying, .. }, Node::Primary { host, port }) => {
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                });
+                let value = retrying.clone().route_command(cmd, routing).await?;
+                Ok(::redis::from_redis_value(value)?)
+            }
+            (Connection::Cluster { .. }, Node::Only) => {
+                Err(unexpected("a cluster command needs a node address"))
+            }
+        }
+    }
+}
+
+/// A server that holds part of the keyspace.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// The single server.
+    Only,
+    /// A cluster primary.
+    Primary {
+        /// As the cluster announces it.
+        host: String,
+        /// As the cluster announces it.
+        port: u16,
+    },
+}
+
+fn unexpected(what: &'static str) -> RedisError {
+    RedisError::from((::redis::ErrorKind::Client, what))
+}

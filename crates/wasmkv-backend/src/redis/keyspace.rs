@@ -1,0 +1,100 @@
+//! Where a Redis key is built: `PREFIX` + byte length of the bucket + `:` +
+//! bucket + `:` + key, e.g. `wasmkv:7:default:visits`.
+//!
+//! The length makes the layout unambiguous whatever the names hold: bucket
+//! `a` with key `b:c` is `wasmkv:1:a:b:c`, bucket `a:b` with key `c` is
+//! `wasmkv:3:a:b:c`. The result stays readable in `redis-cli`.
+
+/// The Redis key layout of one store.
+#[derive(Debug, Clone)]
+pub struct Keyspace {
+    prefix: String,
+}
+
+impl Keyspace {
+    /// A keyspace whose keys all start with `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Everything before the user's key for bucket `namespace`.
+    fn head(&self, namespace: &str) -> String {
+        format!("{}{}:{namespace}:", self.prefix, namespace.len())
+    }
+
+    /// The Redis key holding `key` of bucket `namespace`.
+    pub fn key(&self, namespace: &str, key: &str) -> String {
+        let mut full = self.head(namespace);
+        full.push_str(key);
+        full
+    }
+
+    /// The Redis keys for `keys`, in order.
+    pub fn keys<'a>(
+        &self,
+        namespace: &str,
+        keys: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<String> {
+        let head = self.head(namespace);
+        keys.into_iter().map(|k| format!("{head}{k}")).collect()
+    }
+
+    /// A `SCAN MATCH` pattern for every key of bucket `namespace`. Glob
+    /// characters in the prefix and bucket are escaped, so they match only
+    /// themselves.
+    pub fn scan_pattern(&self, namespace: &str) -> String {
+        let mut pattern = String::new();
+        for c in self.head(namespace).chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        pattern
+    }
+
+    /// The user's key inside a Redis key of bucket `namespace`; `None` if it
+    /// belongs elsewhere or is not UTF-8 (never written by wasmkv).
+    pub fn user_key(&self, namespace: &str, redis_key: &[u8]) -> Option<String> {
+        let rest = redis_key.strip_prefix(self.head(namespace).as_bytes())?;
+        String::from_utf8(rest.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_readable() {
+        let ks = Keyspace::new("wasmkv:");
+        assert_eq!(ks.key("default", "visits"), "wasmkv:7:default:visits");
+    }
+
+    #[test]
+    fn colons_cannot_make_two_buckets_collide() {
+        let ks = Keyspace::new("wasmkv:");
+        assert_ne!(ks.key("a", "b:c"), ks.key("a:b", "c"));
+        assert_ne!(ks.key("", "1:x:y"), ks.key("x", "y"));
+        assert_eq!(
+            ks.user_key("a", ks.key("a", "b:c").as_bytes()).unwrap(),
+            "b:c"
+        );
+        assert_eq!(ks.user_key("a:b", ks.key("a", "b:c").as_bytes()), None);
+    }
+
+    #[test]
+    fn scan_pattern_escapes_globs() {
+        let ks = Keyspace::new("p*:");
+        assert_eq!(ks.scan_pattern("b[1]?\\"), "p\\*:6:b\\[1\\]\\?\\\\:*");
+    }
+
+    #[test]
+    fn length_counts_bytes() {
+        let ks = Keyspace::new("");
+        assert_eq!(ks.key("é", "k"), "2:é:k");
+    }
+}

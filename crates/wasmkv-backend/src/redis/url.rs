@@ -1,0 +1,246 @@
+//! Redis store URLs: `redis://`, `rediss://` and `redis-cluster://`, plus
+//! wasmkv's own query parameters (`prefix`, `timeout_ms`), which are taken off
+//! before the URL reaches the Redis client.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The key prefix used when a URL names none: every key wasmkv writes starts
+/// with it, so a Redis shared with other applications stays tidy.
+pub const DEFAULT_PREFIX: &str = "wasmkv:";
+
+/// How long one Redis round trip (or connection attempt) may take by default
+/// before the operation fails with an error.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether the URL names one server or a cluster's seed nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One server (`redis://`, `rediss://`).
+    Single,
+    /// A Redis Cluster (`redis-cluster://`), reached through any of its nodes.
+    Cluster,
+}
+
+/// A parsed Redis store URL.
+///
+/// `Debug` and `Display` never show the password: both end up in logs and in
+/// error traces a guest can read.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl {
+    /// Single server or cluster.
+    pub topology: Topology,
+    /// What every Redis key of this store starts with.
+    pub prefix: String,
+    /// The bound on each round trip and connection attempt.
+    pub timeout: Duration,
+    /// Client URLs, one per node, without wasmkv's parameters.
+    nodes: Vec<String>,
+    /// The URL as written, password replaced by `***`.
+    redacted: String,
+}
+
+/// Why a Redis URL was refused; a short reason without the URL itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisUrlError(pub String);
+
+impl RedisUrl {
+    /// Parses `scheme` (`redis`, `rediss` or `redis-cluster`) and the text
+    /// after its colon.
+    pub fn parse(scheme: &str, rest: &str) -> Result<Self, RedisUrlError> {
+        let fail = |reason: &str| Err(RedisUrlError(reason.to_string()));
+        let Some(body) = rest.strip_prefix("//") else {
+            return fail("expected SCHEME://HOST:PORT");
+        };
+        let (authority_and_path, query) = match body.split_once('?') {
+            Some((a, q)) => (a, Some(q)),
+            None => (body, None),
+        };
+        let topology = match scheme {
+            "redis" | "rediss" => Topology::Single,
+            "redis-cluster" => Topology::Cluster,
+            _ => return fail("not a Redis scheme"),
+        };
+        let (prefix, timeout) = parse_params(query)?;
+        let nodes = match topology {
+            Topology::Single => vec![single_node(scheme, authority_and_path)?],
+            Topology::Cluster => cluster_nodes(authority_and_path)?,
+        };
+        let redacted = redact(&format!("{scheme}:{rest}"));
+        Ok(RedisUrl {
+            topology,
+            prefix,
+            timeout,
+            nodes,
+            redacted,
+        })
+    }
+
+    /// The client URLs (one for a single server, the seed nodes for a cluster).
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+}
+
+fn parse_params(query: Option<&str>) -> Result<(String, Duration), RedisUrlError> {
+    let mut prefix = DEFAULT_PREFIX.to_string();
+    let mut timeout = DEFAULT_TIMEOUT;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*name {
+            "prefix" => prefix = value.into_owned(),
+            "timeout_ms" => {
+                let ms: u64 = value.parse().ok().filter(|ms| *ms > 0).ok_or_else(|| {
+                    RedisUrlError(format!(
+                        "timeout_ms must be a whole number of milliseconds above 0, not {value:?}"
+                    ))
+                })?;
+                timeout = Duration::from_millis(ms);
+            }
+            other => {
+                return Err(RedisUrlError(format!(
+                    "unknown parameter {other:?} (known: prefix, timeout_ms)"
+                )));
+            }
+        }
+    }
+    Ok((prefix, timeout))
+}
+
+fn single_node(scheme: &str, authority_and_path: &str) -> Result<String, RedisUrlError> {
+    let text = format!("{scheme}://{authority_and_path}");
+    let parsed = url::Url::parse(&text).map_err(|e| RedisUrlError(e.to_string()))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(RedisUrlError(
+            "needs a host, e.g. redis://127.0.0.1:6379".into(),
+        ));
+    }
+    let db = parsed.path().trim_start_matches('/');
+    if !db.is_empty() && db.parse::<u16>().is_err() {
+        return Err(RedisUrlError(format!(
+            "the path must be a database number, not {db:?}"
+        )));
+    }
+    Ok(text)
+}
+
+fn cluster_nodes(authority_and_path: &str) -> Result<Vec<String>, RedisUrlError> {
+    let (userinfo, hosts) = match authority_and_path.rsplit_once('@') {
+        Some((user, hosts)) => (format!("{user}@"), hosts),
+        None => (String::new(), authority_and_path),
+    };
+    if hosts.contains('/') {
+        return Err(RedisUrlError(
+            "a cluster has no database number; drop the /PATH".into(),
+        ));
+    }
+    hosts
+        .split(',')
+        .map(|host| {
+            if host.is_empty() {
+                return Err(RedisUrlError(
+                    "expected redis-cluster://HOST:PORT[,HOST:PORT...]".into(),
+                ));
+            }
+            single_node("redis", &format!("{userinfo}{host}"))
+        })
+        .collect()
+}
+
+/// Replaces the password in `user:password@` with `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, body)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match body.rsplit_once('@') {
+        Some((userinfo, rest)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let shown = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{scheme}://{shown}@{rest}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisUrl")
+            .field("url", &self.redacted)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_node_with_db_and_params() {
+        let url =
+            RedisUrl::parse("redis", "//127.0.0.1:6380/2?prefix=app%3A&timeout_ms=250").unwrap();
+        assert_eq!(url.topology, Topology::Single);
+        assert_eq!(url.nodes(), ["redis://127.0.0.1:6380/2"]);
+        assert_eq!(url.prefix, "app:");
+        assert_eq!(url.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn defaults_without_params() {
+        let url = RedisUrl::parse("rediss", "//cache.example:6379").unwrap();
+        assert_eq!(url.nodes(), ["rediss://cache.example:6379"]);
+        assert_eq!(url.prefix, DEFAULT_PREFIX);
+        assert_eq!(url.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn cluster_seed_nodes_share_the_credentials() {
+        let url =
+            RedisUrl::parse("redis-cluster", "//:s3cret@10.0.0.1:7000,10.0.0.2:7001").unwrap();
+        assert_eq!(url.topology, Topology::Cluster);
+        assert_eq!(
+            url.nodes(),
+            [
+                "redis://:s3cret@10.0.0.1:7000",
+                "redis://:s3cret@10.0.0.2:7001"
+            ]
+        );
+    }
+
+    #[test]
+    fn password_never_shown() {
+        let url = RedisUrl::parse("redis", "//user:s3cret@h:1/0?prefix=x").unwrap();
+        assert_eq!(url.to_string(), "redis://user:***@h:1/0?prefix=x");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let url = RedisUrl::parse("redis-cluster", "//:s3cret@a:1,b:2").unwrap();
+        assert_eq!(url.to_string(), "redis-cluster://:***@a:1,b:2");
+    }
+
+    #[test]
+    fn refuses_with_a_reason() {
+        for (scheme, rest) in [
+            ("redis", "127.0.0.1:6379"),
+            ("redis", "//h:1/notanumber"),
+            ("redis", "//h:1?prefx=a"),
+            ("redis", "//h:1?timeout_ms=0"),
+            ("redis-cluster", "//a:1,,b:2"),
+            ("redis-cluster", "//a:1/0"),
+            ("redis", "//"),
+        ] {
+            assert!(
+                RedisUrl::parse(scheme, rest).is_err(),
+                "{scheme}:{rest} was accepted"
+            );
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! redis-server, alone or as a 3-master cluster.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::ports::free_port;
+
+const INSTALL_HINT: &str =
+    "install it with `apt-get install -y redis-server` (.ci/run does this on CI)";
+
+/// How long a server may take to answer PING, or a cluster to agree.
+const STARTUP_LIMIT: Duration = Duration::from_secs(30);
+
+/// One redis-server process on a loopback port, without persistence.
+pub struct RedisServer {
+    port: u16,
+    cluster: bool,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a standalone server and waits until it answers.
+    pub fn start() -> Self {
+        Self::launch(free_port(false), false)
+    }
+
+    fn launch(port: u16, cluster: bool) -> Self {
+        let mut server = RedisServer {
+            port,
+            cluster,
+            dir: tempfile::tempdir().expect("cannot create a temp dir"),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let log = File::create(self.log_path()).expect("cannot create the server log");
+        let port = self.port.to_string();
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--protected-mode",
+            "no",
+        ])
+        .args(["--save", "", "--appendonly", "no", "--logfile", ""])
+        .arg("--dir")
+        .arg(self.dir.path());
+        if self.cluster {
+            cmd.args(["--cluster-enabled", "yes"])
+                .args(["--cluster-config-file", "nodes.conf"])
+                .args(["--cluster-node-timeout", "5000"]);
+        }
+        let child = cmd
+            .stdout(log)
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}); {INSTALL_HINT}"));
+        self.child = Some(child);
+        self.wait_until_ready();
+    }
+
+    fn wait_until_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            if try_redis_cli(self.port, &["PING"]).as_deref() == Some("PONG") {
+                return;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || start.elapsed() > STARTUP_LIMIT {
+                panic!(
+                    "redis-server on port {} did not come up ({exited:?}); its log:\n{}",
+                    self.port,
+                    std::fs::read_to_string(self.log_path()).unwrap_or_default()
+                );
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The running process's pid, if it is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server by its pid and waits for it to exit. Data is lost:
+    /// the server keeps nothing on disk.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Runs `redis-cli` against this server and returns its trimmed output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        redis_cli(self.port, args)
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Three cluster-enabled masters with all 16384 slots assigned.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three nodes, joins them with `redis-cli --cluster create` and
+    /// waits until every node reports `cluster_state:ok`.
+    pub fn start() -> Self {
+        let mut ports = Vec::new();
+        while ports.len() < 3 {
+            let port = free_port(true);
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+        let nodes: Vec<RedisServer> = ports
+            .iter()
+            .map(|&port| RedisServer::launch(port, true))
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}); {INSTALL_HINT}"));
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cluster = RedisCluster { nodes };
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    fn wait_until_ok(&self) {
+        let start = Instant::now();
+        for node in &self.nodes {
+            loop {
+                let info = try_redis_cli(node.port, &["CLUSTER", "INFO"]).unwrap_or_default();
+                if info.contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < STARTUP_LIMIT,
+                    "cluster node {} never reached cluster_state:ok:\n{info}\nlog dir {}",
+                    node.port,
+                    node.dir().display()
+                );
+                sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis-cluster://{}", hosts.join(","))
+    }
+
+    /// The nodes, for stopping one or asking one directly.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// Runs `redis-cli -c` (following redirects) through the first node.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let mut with_redirects = vec!["-c"];
+        with_redirects.extend_from_slice(args);
+        redis_cli(self.nodes[0].port, &with_redirects)
+    }
+}
+
+/// Runs `redis-cli -h 127.0.0.1 -p PORT ARGS...`; panics if it cannot run.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    try_redis_cli(port, args).unwrap_or_else(|| {
+        panic!("redis-cli -p {port} {args:?} failed or is not installed; {INSTALL_HINT}")
+    })
+}
+
+fn try_redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
