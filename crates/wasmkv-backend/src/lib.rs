@@ -25,4 +25,5 @@ pub use backend::{Backend, SharedBackend};
 pub use bytes::Bytes;
 pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};
+pub use redis::url::{RedisUrl, Topology};
 pub use store_url::{StoreUrl, StoreUrlError};

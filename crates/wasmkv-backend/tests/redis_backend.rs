@@ -348,6 +348,45 @@ async fn a_stopped_server_gives_errors_and_a_restarted_one_recovers() {
     assert_eq!(kv.get("ns", "k").await.unwrap(), Some(b("after")));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_cluster_node_gives_errors_and_its_return_recovers() {
+    let mut cluster = RedisCluster::start();
+    let kv = open(&format!("{}?timeout_ms=500", cluster.url())).await;
+    let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
+    for key in &keys {
+        kv.increment("ns", key, 1, CounterRange::U64).await.unwrap();
+    }
+
+    cluster.stop_node(1);
+    let mut failed = 0;
+    for key in &keys {
+        if let Err(err) = answer(kv.increment("ns", key, 1, CounterRange::U64)).await {
+            assert!(matches!(err, BackendError::Unavailable { .. }), "{err}");
+            assert!(err.to_string().starts_with("redis-cluster://"), "{err}");
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "no key lived on the stopped node");
+
+    cluster.restart_node(1);
+    // Every key answers again; the restarted node kept no data, so its keys
+    // start over, and the others were never touched by the failed calls.
+    for key in &keys {
+        let mut answered = None;
+        for _ in 0..100 {
+            match answer(kv.get("ns", key)).await {
+                Ok(value) => {
+                    answered = Some(value);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let value = answered.unwrap_or_else(|| panic!("{key} never answered again"));
+        assert!(value.is_none() || value == Some(b("2")), "{key}: {value:?}");
+    }
+}
+
 #[tokio::test]
 async fn an_increment_whose_reply_is_lost_is_reported_and_not_repeated() {
     let server = RedisServer::start();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use wasmkv_backend::Topology;
 use wasmkv_engine::{Engine, Grants, Limits, StoreUrl};
 
 /// The store every zero-config run uses.
@@ -166,8 +167,23 @@ impl StoreConfig {
             (StoreKind::Sqlite, Some(path), None) => Ok(StoreUrl::Sqlite {
                 path: base.join(path),
             }),
-            (StoreKind::Redis | StoreKind::RedisCluster, None, Some(url)) => {
-                url.parse().with_context(|| format!("{table} url"))
+            (kind @ (StoreKind::Redis | StoreKind::RedisCluster), None, Some(url)) => {
+                let parsed: StoreUrl = url.parse().with_context(|| format!("{table} url"))?;
+                let matches = match (&parsed, kind) {
+                    (StoreUrl::Redis(redis), StoreKind::Redis) => {
+                        redis.topology == Topology::Single
+                    }
+                    (StoreUrl::Redis(redis), _) => redis.topology == Topology::Cluster,
+                    _ => false,
+                };
+                if !matches {
+                    let expected = match kind {
+                        StoreKind::Redis => "redis://HOST:PORT or rediss://HOST:PORT",
+                        _ => "redis-cluster://HOST:PORT[,HOST:PORT...]",
+                    };
+                    bail!("{table}: this type needs a url like {expected}, not {parsed}");
+                }
+                Ok(parsed)
             }
             (StoreKind::Memory, ..) => bail!("{table}: type \"memory\" takes no path or url"),
             (StoreKind::Sqlite, ..) => {

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{component, run, workdir};
+use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 const GRANTS: [&str; 6] = [
     "--bucket",
@@ -40,6 +41,18 @@ fn conformance_on_memory() {
 #[test]
 fn conformance_on_sqlite() {
     conformance("default=sqlite:kv.db");
+}
+
+#[test]
+fn conformance_on_redis() {
+    let server = RedisServer::start();
+    conformance(&format!("default={}", server.url()));
+}
+
+#[test]
+fn conformance_on_redis_cluster() {
+    let cluster = RedisCluster::start();
+    conformance(&format!("default={}", cluster.url()));
 }
 
 #[test]

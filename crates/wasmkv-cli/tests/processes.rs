@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{component, kvtool, run, wasmkv, workdir};
+use common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
 
 #[test]
 fn counter_example_counts_across_runs_on_the_zero_config_store() {
@@ -44,37 +44,10 @@ fn memory_store_is_not_persisted() {
     );
 }
 
-/// Starts `count` kvtool processes with `tool_args` at once on the default
-/// store in `dir`, and waits for all of them to succeed.
-fn run_concurrently(dir: &std::path::Path, count: usize, tool_args: &[&str]) {
-    let tool = component("kvtool");
-    let children: Vec<_> = (0..count)
-        .map(|_| {
-            wasmkv(dir)
-                .arg("run")
-                .arg(&tool)
-                .args(tool_args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("cannot start wasmkv")
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
 #[test]
 fn two_concurrent_processes_increment_to_exactly_1000() {
     let dir = workdir();
-    run_concurrently(dir.path(), 2, &["incr", "default", "hits", "1", "500"]);
+    run_concurrently(dir.path(), &[], 2, &["incr", "default", "hits", "1", "500"]);
     let total = kvtool(dir.path(), &[], &["get", "default", "hits"]).success();
     assert_eq!(total.stdout.trim(), "1000");
 }
@@ -83,7 +56,7 @@ fn two_concurrent_processes_increment_to_exactly_1000() {
 fn two_concurrent_processes_lose_no_compare_and_swap_update() {
     let dir = workdir();
     kvtool(dir.path(), &[], &["incr", "default", "cas", "0"]).success();
-    run_concurrently(dir.path(), 2, &["cas-incr", "default", "cas", "200"]);
+    run_concurrently(dir.path(), &[], 2, &["cas-incr", "default", "cas", "200"]);
     let total = kvtool(dir.path(), &[], &["get", "default", "cas"]).success();
     assert_eq!(total.stdout.trim(), "400");
 }

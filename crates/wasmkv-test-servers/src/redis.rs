@@ -199,6 +199,18 @@ impl RedisCluster {
         }
     }
 
+    /// Kills node `index` by its pid; its slots are unserved until restarted.
+    pub fn stop_node(&mut self, index: usize) {
+        self.nodes[index].stop();
+    }
+
+    /// Starts node `index` again (it keeps its cluster identity from
+    /// `nodes.conf`) and waits until the whole cluster is `ok` again.
+    pub fn restart_node(&mut self, index: usize) {
+        self.nodes[index].restart();
+        self.wait_until_ok();
+    }
+
     /// `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
     pub fn url(&self) -> String {
         let hosts: Vec<String> = self

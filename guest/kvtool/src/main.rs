@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use wasmkv_guest::{Bucket, Error, OutgoingValue};
 
-const USAGE: &str = "usage: kvtool get|set|set-loop|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
+const USAGE: &str = "usage: kvtool get|set|set-loop|incr-until-recovered|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -150,6 +150,31 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
                 let _ = out.flush();
             }
             "done".into()
+        }
+        ["incr-until-recovered", bucket, key] => {
+            // For outage tests: increments every 50 ms, printing `ok N` or
+            // `error TRACE` per attempt, and ends at the first success after
+            // an error. Gives up after 2000 attempts so it can never hang.
+            let b = Bucket::open(bucket)?;
+            let mut out = std::io::stdout();
+            let mut failed = false;
+            for _ in 0..2000 {
+                let line = match b.increment(key, 1) {
+                    Ok(n) if failed => {
+                        let _ = writeln!(out, "ok {n}");
+                        return Ok(Some("recovered".into()));
+                    }
+                    Ok(n) => format!("ok {n}"),
+                    Err(e) => {
+                        failed = true;
+                        format!("error {e}")
+                    }
+                };
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            "gave up".into()
         }
         ["round-trip-big", bucket, key, size] => {
             // Both halves in one process, for stores that do not outlive it.

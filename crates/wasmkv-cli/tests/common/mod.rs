@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 /// The repository's root.
@@ -97,4 +97,32 @@ pub fn kvtool(dir: &Path, flags: &[&str], tool_args: &[&str]) -> Run {
 /// A fresh working directory for one test.
 pub fn workdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("cannot create a temp dir")
+}
+
+/// Starts `count` kvtool processes at once, each `wasmkv run FLAGS kvtool
+/// TOOL_ARGS`, and waits for all of them to succeed.
+pub fn run_concurrently(dir: &Path, flags: &[&str], count: usize, tool_args: &[&str]) {
+    let tool = component("kvtool");
+    let children: Vec<_> = (0..count)
+        .map(|_| {
+            wasmkv(dir)
+                .arg("run")
+                .args(flags)
+                .arg(&tool)
+                .args(tool_args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cannot start wasmkv")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -1,0 +1,174 @@
+//! `wasmkv run` on Redis and Redis Cluster, with real servers started by the
+//! test: several processes on one counter, keys as other Redis tools see
+//! them, and an outage in the middle of a run.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::{component, kvtool, run_concurrently, wasmkv, workdir};
+use wasmkv_test_servers::{RedisCluster, RedisServer};
+
+fn store(url: &str) -> String {
+    format!("default={url}")
+}
+
+fn concurrent_counters(url: &str, get: impl Fn(&str) -> String) {
+    let dir = workdir();
+    let store = store(url);
+    let flags = ["--store", store.as_str()];
+    run_concurrently(
+        dir.path(),
+        &flags,
+        2,
+        &["incr", "default", "hits", "1", "500"],
+    );
+    let total = kvtool(dir.path(), &flags, &["get", "default", "hits"]).success();
+    assert_eq!(total.stdout.trim(), "1000");
+    // Plain decimal under the documented key, for redis-cli and friends.
+    assert_eq!(get("wasmkv:7:default:hits"), "1000");
+
+    kvtool(dir.path(), &flags, &["incr", "default", "cas", "0"]).success();
+    run_concurrently(
+        dir.path(),
+        &flags,
+        2,
+        &["cas-incr", "default", "cas", "200"],
+    );
+    assert_eq!(get("wasmkv:7:default:cas"), "400");
+}
+
+#[test]
+fn two_processes_on_a_redis_server_lose_no_update() {
+    let server = RedisServer::start();
+    concurrent_counters(&server.url(), |key| server.cli(&["GET", key]));
+}
+
+#[test]
+fn two_processes_on_a_redis_cluster_lose_no_update() {
+    let cluster = RedisCluster::start();
+    concurrent_counters(&cluster.url(), |key| cluster.cli(&["GET", key]));
+}
+
+#[test]
+fn a_value_set_with_redis_cli_is_read_by_a_component() {
+    let server = RedisServer::start();
+    server.cli(&["SET", "wasmkv:7:default:from-cli", "hello"]);
+    let dir = workdir();
+    let store = store(&server.url());
+    let got = kvtool(
+        dir.path(),
+        &["--store", &store],
+        &["get", "default", "from-cli"],
+    )
+    .success();
+    assert_eq!(got.stdout.trim(), "hello");
+}
+
+#[test]
+fn a_server_outage_mid_run_gives_errors_then_the_run_recovers() {
+    let mut server = RedisServer::start();
+    let url = format!("{}?timeout_ms=500", server.url());
+    let store = store(&url);
+    let dir = workdir();
+    let tool = component("kvtool");
+    let mut child = wasmkv(dir.path())
+        .args(["run", "--store", &store])
+        .arg(&tool)
+        .args(["incr-until-recovered", "default", "n"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start wasmkv");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || {
+        lines
+            .next()
+            .expect("kvtool ended early")
+            .expect("unreadable output")
+    };
+
+    for expected in 1..=3 {
+        assert_eq!(next(), format!("ok {expected}"));
+    }
+    server.stop();
+    let mut errors = Vec::new();
+    while errors.len() < 3 {
+        let line = next();
+        if let Some(trace) = line.strip_prefix("error ") {
+            errors.push(trace.to_string());
+        }
+    }
+    for trace in &errors {
+        assert!(
+            trace.starts_with(
+                "increment bucket \"default\" key \"n\": store unavailable: redis://127.0.0.1:"
+            ),
+            "{trace}"
+        );
+    }
+
+    server.restart();
+    let mut last = String::new();
+    loop {
+        let line = next();
+        if line == "recovered" {
+            break;
+        }
+        last = line;
+    }
+    // The restarted server kept nothing, so the count starts again.
+    assert_eq!(last, "ok 1");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "kvtool failed: {status}");
+}
+
+#[test]
+fn an_unreachable_store_is_a_clear_startup_error() {
+    let server = RedisServer::start();
+    let url = format!(
+        "redis://:hunter2@127.0.0.1:{}?timeout_ms=300",
+        server.port()
+    );
+    drop(server);
+    let dir = workdir();
+    let out = kvtool(
+        dir.path(),
+        &["--store", &store(&url)],
+        &["get", "default", "k"],
+    );
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot connect") && out.stderr.contains(":***@127.0.0.1"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}
+
+#[test]
+fn a_redis_store_from_wasmkv_toml_uses_its_prefix() {
+    let server = RedisServer::start();
+    let dir = workdir();
+    let config = format!(
+        "[stores.cache]\ntype = \"redis\"\nurl = \"{}?prefix=cfg:\"\n\n[buckets]\nsessions = \"cache\"\n",
+        server.url()
+    );
+    std::fs::write(dir.path().join("wasmkv.toml"), config).unwrap();
+    kvtool(dir.path(), &[], &["set", "sessions", "k", "v"]).success();
+    assert_eq!(server.cli(&["GET", "cfg:8:sessions:k"]), "v");
+
+    let mismatched = format!(
+        "[stores.cache]\ntype = \"redis-cluster\"\nurl = \"{}\"\n",
+        server.url()
+    );
+    std::fs::write(dir.path().join("wasmkv.toml"), mismatched).unwrap();
+    let out = kvtool(dir.path(), &[], &["get", "sessions", "k"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[stores.cache]") && out.stderr.contains("redis-cluster://"),
+        "{}",
+        out.stderr
+    );
+}
