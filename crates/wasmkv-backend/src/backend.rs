@@ -67,6 +67,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes every key; absent keys are skipped.
     async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()>;
 
-    /// Every key in the namespace, each exactly once, in no promised order.
-    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>>;
+    /// Keys of the namespace, each exactly once, in no promised order: all of
+    /// them, or `limit` of them when there are more. The limit lets the engine
+    /// refuse an oversized listing without first holding it all in memory.
+    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>>;
 }

@@ -135,11 +135,11 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>> {
+    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>> {
         Ok(self
             .lock()
             .get(namespace)
-            .map(|ns| ns.keys().cloned().collect())
+            .map(|ns| ns.keys().take(limit).cloned().collect())
             .unwrap_or_default())
     }
 }

@@ -345,12 +345,13 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>> {
+    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>> {
         let ns = namespace.to_string();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE bucket = ?1")?;
+            let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE bucket = ?1 LIMIT ?2")?;
             let keys = stmt
-                .query_map(params![ns], |row| row.get(0))?
+                .query_map(params![ns, limit], |row| row.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(keys)
         })

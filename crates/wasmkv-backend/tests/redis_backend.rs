@@ -147,9 +147,18 @@ async fn buckets_never_collide(kv: &dyn Backend) {
         .unwrap();
     assert_eq!(kv.get("a", "b:c").await.unwrap(), Some(b("in a")));
     assert_eq!(kv.get("a:b", "c").await.unwrap(), Some(b("in a:b")));
-    assert_eq!(kv.keys("a").await.unwrap(), vec!["b:c".to_string()]);
-    assert_eq!(kv.keys("a:b").await.unwrap(), vec!["c".to_string()]);
-    assert_eq!(kv.keys("").await.unwrap(), vec!["1:a:b:c".to_string()]);
+    assert_eq!(
+        kv.keys("a", usize::MAX).await.unwrap(),
+        vec!["b:c".to_string()]
+    );
+    assert_eq!(
+        kv.keys("a:b", usize::MAX).await.unwrap(),
+        vec!["c".to_string()]
+    );
+    assert_eq!(
+        kv.keys("", usize::MAX).await.unwrap(),
+        vec!["1:a:b:c".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -171,15 +180,18 @@ async fn keys_lists_each_key_once(kv: &dyn Backend) {
     kv.set("gx", "other", b("not in g*")).await.unwrap();
     kv.set("g", "other", b("not in g*")).await.unwrap();
 
-    let listed = answer(kv.keys(glob)).await.unwrap();
+    let listed = answer(kv.keys(glob, usize::MAX)).await.unwrap();
     assert_eq!(
         listed.len(),
         expected.len(),
         "a key was listed twice or missed"
     );
     assert_eq!(listed.into_iter().collect::<HashSet<_>>(), expected);
-    assert_eq!(kv.keys("gx").await.unwrap(), vec!["other".to_string()]);
-    assert!(kv.keys("never-used").await.unwrap().is_empty());
+    assert_eq!(
+        kv.keys("gx", usize::MAX).await.unwrap(),
+        vec!["other".to_string()]
+    );
+    assert!(kv.keys("never-used", usize::MAX).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -221,7 +233,7 @@ async fn batches_keep_order_across_slots(kv: &dyn Backend) {
     kv.delete_many(ns, &doomed).await.unwrap();
     assert!(!kv.exists(ns, "k0").await.unwrap());
     assert!(kv.exists(ns, "k1").await.unwrap());
-    assert_eq!(kv.keys(ns).await.unwrap().len(), 100 + 1);
+    assert_eq!(kv.keys(ns, usize::MAX).await.unwrap().len(), 100 + 1);
     assert!(kv.get_many(ns, &[]).await.unwrap().is_empty());
     kv.set_many(ns, Vec::new()).await.unwrap();
     kv.delete_many(ns, &[]).await.unwrap();
@@ -306,7 +318,10 @@ async fn prefixes_keep_two_stores_on_one_server_apart() {
     two.set("default", "k", b("2")).await.unwrap();
     assert_eq!(one.get("default", "k").await.unwrap(), Some(b("1")));
     assert_eq!(two.get("default", "k").await.unwrap(), Some(b("2")));
-    assert_eq!(one.keys("default").await.unwrap(), vec!["k".to_string()]);
+    assert_eq!(
+        one.keys("default", usize::MAX).await.unwrap(),
+        vec!["k".to_string()]
+    );
     let mut all: Vec<String> = server
         .cli(&["KEYS", "*"])
         .lines()

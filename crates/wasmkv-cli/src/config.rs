@@ -53,6 +53,8 @@ enum StoreKind {
 struct LimitsConfig {
     max_key_bytes: Option<usize>,
     max_value_bytes: Option<usize>,
+    max_batch_items: Option<usize>,
+    max_listed_keys: Option<usize>,
 }
 
 /// Everything the engine needs, merged from file and flags.
@@ -89,11 +91,11 @@ impl Setup {
             for (bucket, store) in file.buckets {
                 grants.grant(bucket, store);
             }
-            limits.max_key_bytes = file.limits.max_key_bytes.unwrap_or(limits.max_key_bytes);
-            limits.max_value_bytes = file
-                .limits
-                .max_value_bytes
-                .unwrap_or(limits.max_value_bytes);
+            let set = |slot: &mut usize, value: Option<usize>| *slot = value.unwrap_or(*slot);
+            set(&mut limits.max_key_bytes, file.limits.max_key_bytes);
+            set(&mut limits.max_value_bytes, file.limits.max_value_bytes);
+            set(&mut limits.max_batch_items, file.limits.max_batch_items);
+            set(&mut limits.max_listed_keys, file.limits.max_listed_keys);
         }
         for flag in store_flags {
             let (name, url) = flag

@@ -204,3 +204,35 @@ fn guest_failure_exit_code_is_passed_through() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("usage: kvtool"), "{}", out.stderr);
 }
+
+#[test]
+fn batches_and_listings_over_their_caps_are_refused_and_write_nothing() {
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("wasmkv.toml"),
+        "[limits]\nmax_batch_items = 10\nmax_listed_keys = 12\n",
+    )
+    .unwrap();
+    let over = kvtool(dir.path(), &[], &["set-many", "default", "a", "11"]);
+    assert_kv_error(
+        &over,
+        &[
+            "set-many bucket \"default\"",
+            "11 items is over max_batch_items (10)",
+        ],
+    );
+    assert_eq!(get(dir.path(), "a0"), "(none)");
+    let read = kvtool(dir.path(), &[], &["get-many", "default", "a", "11"]);
+    assert_kv_error(&read, &["get-many", "max_batch_items (10)"]);
+
+    kvtool(dir.path(), &[], &["set-many", "default", "a", "10"]).success();
+    kvtool(dir.path(), &[], &["set-many", "default", "b", "2"]).success();
+    let listed = kvtool(dir.path(), &[], &["keys", "default"]).success();
+    assert_eq!(listed.stdout.lines().count(), 12);
+    kvtool(dir.path(), &[], &["set", "default", "one-more", "x"]).success();
+    let too_many = kvtool(dir.path(), &[], &["keys", "default"]);
+    assert_kv_error(
+        &too_many,
+        &["keys bucket \"default\"", "max_listed_keys (12)"],
+    );
+}

@@ -45,7 +45,12 @@ impl Bucket {
     }
 
     fn check_keys(&self, op: Op, keys: &[String]) -> Result<(), KvError> {
+        self.check_batch(op, keys.len())?;
         keys.iter().try_for_each(|k| self.check_key(op, k))
+    }
+
+    fn check_batch(&self, op: Op, len: usize) -> Result<(), KvError> {
+        validate::batch_len(len, &self.limits).map_err(|c| self.err(op, None, c))
     }
 
     fn check_value(&self, op: Op, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -145,6 +150,7 @@ impl Bucket {
 
     /// Stores every pair. Nothing is written when any pair is invalid.
     pub async fn set_many(&self, items: Vec<(String, Bytes)>) -> Result<(), KvError> {
+        self.check_batch(Op::SetMany, items.len())?;
         for (key, value) in &items {
             self.check_key(Op::SetMany, key)?;
             self.check_value(Op::SetMany, key, value)?;
@@ -164,11 +170,26 @@ impl Bucket {
             .map_err(|e| self.err(Op::DeleteMany, None, e))
     }
 
-    /// Every key in the bucket.
+    /// Every key in the bucket; refused when there are more than
+    /// `max_listed_keys`.
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
-        self.backend
-            .keys(&self.name)
+        let max = self.limits.max_listed_keys;
+        let keys = self
+            .backend
+            .keys(&self.name, max.saturating_add(1))
             .await
-            .map_err(|e| self.err(Op::Keys, None, e))
+            .map_err(|e| self.err(Op::Keys, None, e))?;
+        if keys.len() > max {
+            return Err(self.err(
+                Op::Keys,
+                None,
+                Cause::TooMany {
+                    what: format!("the bucket's key count (more than {max})"),
+                    limit: "max_listed_keys",
+                    max,
+                },
+            ));
+        }
+        Ok(keys)
     }
 }

@@ -80,6 +80,16 @@ pub enum Cause {
         /// The limit.
         max: usize,
     },
+    /// A batch or listing is over one of the count limits.
+    #[error("{what} is over {limit} ({max})")]
+    TooMany {
+        /// What was counted, e.g. "12000 items".
+        what: String,
+        /// The limit's name in wasmkv.toml.
+        limit: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// The guest passed a value it had already found invalid.
     #[error("{0}")]
     InvalidValue(String),

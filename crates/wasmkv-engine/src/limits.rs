@@ -8,6 +8,11 @@ pub struct Limits {
     pub max_key_bytes: usize,
     /// Largest value, in bytes; enforced while a value streams in.
     pub max_value_bytes: usize,
+    /// Most keys or pairs in one get-many, set-many or delete-many call.
+    pub max_batch_items: usize,
+    /// Most keys one `keys` call may return; a larger bucket is refused
+    /// rather than listed into host memory.
+    pub max_listed_keys: usize,
 }
 
 impl Limits {
@@ -15,6 +20,19 @@ impl Limits {
     pub const DEFAULT_MAX_KEY_BYTES: usize = 4096;
     /// 64 MiB values.
     pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024 * 1024;
+    /// 10 000 items per batch call.
+    pub const DEFAULT_MAX_BATCH_ITEMS: usize = 10_000;
+    /// 100 000 keys per `keys` call.
+    pub const DEFAULT_MAX_LISTED_KEYS: usize = 100_000;
+
+    /// No caps on batches and listings, for wasmkv's own admin commands.
+    pub fn for_admin(self) -> Self {
+        Self {
+            max_batch_items: usize::MAX,
+            max_listed_keys: usize::MAX,
+            ..self
+        }
+    }
 }
 
 impl Default for Limits {
@@ -22,6 +40,8 @@ impl Default for Limits {
         Self {
             max_key_bytes: Self::DEFAULT_MAX_KEY_BYTES,
             max_value_bytes: Self::DEFAULT_MAX_VALUE_BYTES,
+            max_batch_items: Self::DEFAULT_MAX_BATCH_ITEMS,
+            max_listed_keys: Self::DEFAULT_MAX_LISTED_KEYS,
         }
     }
 }

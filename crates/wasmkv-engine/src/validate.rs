@@ -18,6 +18,18 @@ pub(crate) fn key(key: &str, limits: &Limits) -> Result<(), Cause> {
     Ok(())
 }
 
+/// Batch calls carry 0..=`max_batch_items` keys or pairs.
+pub(crate) fn batch_len(len: usize, limits: &Limits) -> Result<(), Cause> {
+    if len > limits.max_batch_items {
+        return Err(Cause::TooMany {
+            what: format!("{len} items"),
+            limit: "max_batch_items",
+            max: limits.max_batch_items,
+        });
+    }
+    Ok(())
+}
+
 /// Values are 0..=`max_value_bytes` bytes.
 pub(crate) fn value_len(len: usize, limits: &Limits) -> Result<(), Cause> {
     if len > limits.max_value_bytes {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use wasmkv_guest::{Bucket, Error, OutgoingValue};
 
-const USAGE: &str = "usage: kvtool get|set|set-loop|incr-until-recovered|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
+const USAGE: &str = "usage: kvtool get|set|set-many|get-many|set-loop|incr-until-recovered|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +54,25 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
             Some(v) => String::from_utf8_lossy(&v).into_owned(),
             None => "(none)".into(),
         },
+        ["set-many", bucket, prefix, count] => {
+            // Sets PREFIX0..PREFIX{count-1} in one batch call.
+            let Some(count) = num(count) else {
+                return Ok(None);
+            };
+            let items: Vec<(String, String)> = (0..count)
+                .map(|i| (format!("{prefix}{i}"), i.to_string()))
+                .collect();
+            Bucket::open(bucket)?.set_many(&items)?;
+            "ok".into()
+        }
+        ["get-many", bucket, prefix, count] => {
+            let Some(count) = num(count) else {
+                return Ok(None);
+            };
+            let keys: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
+            let found = Bucket::open(bucket)?.get_many(&keys)?;
+            format!("{} found", found.iter().flatten().count())
+        }
         ["set", bucket, key, value] => {
             Bucket::open(bucket)?.set(key, value.as_bytes())?;
             "ok".into()

@@ -292,7 +292,7 @@ impl Backend for RedisBackend {
         .map(drop)
     }
 
-    async fn keys(&self, namespace: &str) -> BackendResult<Vec<String>> {
+    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>> {
         let pattern = self.keyspace.scan_pattern(namespace);
         let nodes: Vec<Node> = self
             .bounded(Delivery::Idempotent, self.conn.primaries())
@@ -316,12 +316,12 @@ impl Backend for RedisBackend {
                         .iter()
                         .filter_map(|raw| self.keyspace.user_key(namespace, raw)),
                 );
-                if next == 0 {
+                if next == 0 || found.len() >= limit {
                     break;
                 }
                 cursor = next;
             }
         }
-        Ok(found.into_iter().collect())
+        Ok(found.into_iter().take(limit).collect())
     }
 }
