@@ -48,6 +48,21 @@ pub struct RunArgs {
     #[arg(long = "env", value_name = "NAME[=VAL]")]
     pub envs: Vec<String>,
 
+    /// Cap each of the component's linear memories, e.g. 64MiB; growing past
+    /// it stops the component (exit 123).
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<bytesize::ByteSize>,
+
+    /// Stop the component after this much wall-clock time, e.g. 30s or 500ms
+    /// (exit 124), whether it is computing or waiting on the host.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
+
+    /// Most live resources (buckets, values, streams, errors, WASI handles)
+    /// the component may hold at once; one more stops it (exit 122).
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub max_resources: usize,
+
     /// The component to run (.wasm).
     #[arg(value_name = "COMPONENT")]
     pub component: PathBuf,

@@ -5,6 +5,15 @@
 /// missing file, unlinkable component, unreachable store.
 pub const SETUP_FAILED: i32 = 125;
 
+/// The component held more live resources than `--max-resources`.
+pub const RESOURCE_LIMIT: i32 = 122;
+
+/// The component grew a linear memory past `--max-memory`.
+pub const MEMORY_LIMIT: i32 = 123;
+
+/// The component ran past `--timeout` (as GNU `timeout` reports it).
+pub const TIMED_OUT: i32 = 124;
+
 /// The component trapped (128 + SIGABRT, as `wasmtime run` reports it).
 pub const TRAPPED: i32 = 134;
 

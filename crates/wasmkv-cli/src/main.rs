@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod exit;
+mod guest_limits;
 mod run;
 
 use clap::Parser;

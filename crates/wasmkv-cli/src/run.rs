@@ -1,10 +1,11 @@
 //! `wasmkv run`: wires config → engine → wasmtime and runs one component.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use wasmkv_host::{WasmKv, WasmKvCtx, WasmKvView};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
@@ -12,12 +13,14 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 use crate::cli::RunArgs;
 use crate::config::Setup;
 use crate::exit;
+use crate::guest_limits::{MemoryCap, MemoryLimitExceeded};
 
 /// The store data of one running component.
 struct Host {
     table: ResourceTable,
     wasi: WasiCtx,
     kv: WasmKvCtx,
+    memory: MemoryCap,
 }
 
 impl WasiView for Host {
@@ -55,20 +58,25 @@ pub fn main(args: RunArgs) -> i32 {
                 return exit::SETUP_FAILED;
             }
         };
-        execute(prepared).await
+        execute(prepared, &args).await
     })
 }
 
 struct Prepared {
     store: Store<Host>,
     command: Command,
+    /// Advances the epoch while `--timeout` is set, so a busy guest yields.
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How often a guest under `--timeout` yields to let the clock be checked.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let setup = Setup::load(args.config.as_deref(), &args.stores, &args.buckets)?;
     let kv_engine = setup.build_engine().await?;
 
-    let engine = wasm_engine()?;
+    let engine = wasm_engine(args.timeout.is_some())?;
     let component = load_component(&engine, &args.component)?;
 
     let mut linker = Linker::<Host>::new(&engine);
@@ -76,42 +84,92 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     wasmkv_host::add_to_linker(&mut linker)?;
 
     let wasi = wasi_ctx(args)?;
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(args.max_resources);
+    let max_memory = args
+        .max_memory
+        .map(|size| usize::try_from(size.as_u64()).unwrap_or(usize::MAX));
     let mut store = Store::new(
         &engine,
         Host {
-            table: ResourceTable::new(),
+            table,
             wasi,
             kv: WasmKvCtx::new(kv_engine),
+            memory: MemoryCap::new(max_memory),
         },
     );
+    store.limiter(|host| &mut host.memory);
+    let ticker = args.timeout.map(|_| {
+        // Every tick ends the guest's slice: it yields to the runtime, which
+        // can then see that --timeout has passed.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EPOCH_TICK).await;
+                engine.increment_epoch();
+            }
+        })
+    });
     let command = Command::instantiate_async(&mut store, &component, &linker)
         .await
         .map_err(|e| link_error(&args.component, e.into()))?;
-    Ok(Prepared { store, command })
+    Ok(Prepared {
+        store,
+        command,
+        ticker,
+    })
 }
 
-async fn execute(mut prepared: Prepared) -> i32 {
-    let result = prepared
+async fn execute(mut prepared: Prepared, args: &RunArgs) -> i32 {
+    let run = prepared
         .command
         .wasi_cli_run()
-        .call_run(&mut prepared.store)
-        .await;
+        .call_run(&mut prepared.store);
+    let result = match args.timeout {
+        Some(limit) => match tokio::time::timeout(*limit, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                exit::report(&anyhow::anyhow!(
+                    "the component ran past --timeout {limit} and was stopped"
+                ));
+                return exit::TIMED_OUT;
+            }
+        },
+        None => run.await,
+    };
+    if let Some(ticker) = prepared.ticker {
+        ticker.abort();
+    }
     match result {
         Ok(Ok(())) => 0,
         Ok(Err(())) => 1,
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(I32Exit(code)) => *code,
-            None => {
-                exit::report(&anyhow::Error::from(e).context("the component trapped"));
-                exit::TRAPPED
+        Err(e) => {
+            if let Some(I32Exit(code)) = e.downcast_ref::<I32Exit>() {
+                return *code;
             }
-        },
+            if let Some(hit) = e.downcast_ref::<MemoryLimitExceeded>() {
+                exit::report(&anyhow::anyhow!("{hit}; the component was stopped"));
+                return exit::MEMORY_LIMIT;
+            }
+            if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
+                exit::report(&anyhow::anyhow!(
+                    "the component held more than --max-resources ({}) live resources and was stopped",
+                    args.max_resources
+                ));
+                return exit::RESOURCE_LIMIT;
+            }
+            exit::report(&anyhow::Error::from(e).context("the component trapped"));
+            exit::TRAPPED
+        }
     }
 }
 
-fn wasm_engine() -> anyhow::Result<Engine> {
+fn wasm_engine(interruptible: bool) -> anyhow::Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
+    config.epoch_interruption(interruptible);
     // Compiled code is cached on disk, so running the same component again
     // starts in milliseconds instead of recompiling it.
     if let Ok(cache) = wasmtime::Cache::from_file(None) {
