@@ -18,11 +18,13 @@ pub struct Cli {
 pub enum Command {
     /// Run a component (a `wasi:cli/run` command) with keyvalue storage.
     Run(RunArgs),
+    /// Look at and move a store's data without writing a component.
+    Kv(KvArgs),
 }
 
-/// `wasmkv run`'s options.
+/// Where stores, grants and limits come from; shared by `run` and `kv`.
 #[derive(Args, Debug)]
-pub struct RunArgs {
+pub struct StoreArgs {
     /// Define a store: NAME=URL, URL one of memory:, sqlite:PATH,
     /// redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...].
     /// Store "default" is sqlite:.wasmkv/default.db unless given.
@@ -38,6 +40,14 @@ pub struct RunArgs {
     /// (default: ./wasmkv.toml when present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `wasmkv run`'s options.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
 
     /// Give the component a host directory, at GUEST (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
@@ -74,4 +84,82 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<String>,
+}
+
+/// `wasmkv kv`'s options: the stores, then one admin command.
+#[derive(Args, Debug)]
+pub struct KvArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+
+    /// The admin command.
+    #[command(subcommand)]
+    pub command: KvCommand,
+}
+
+/// The admin commands; buckets resolve through the grants as in `run`.
+#[derive(Subcommand, Debug)]
+pub enum KvCommand {
+    /// Print the bucket's keys, sorted, one per line.
+    List {
+        /// The bucket.
+        bucket: String,
+        /// Only keys starting with this.
+        #[arg(long, value_name = "P")]
+        prefix: Option<String>,
+    },
+    /// Write a value's raw bytes to stdout (exit 1 when the key is absent).
+    Get {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// Store a value given inline, from a file (--file) or from stdin (-).
+    Set {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The value; `-` reads it from stdin.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        value: Option<String>,
+        /// Read the value from this file.
+        #[arg(long, value_name = "F")]
+        file: Option<PathBuf>,
+    },
+    /// Remove a key.
+    Delete {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// Add DELTA (default 1, may be negative) to a counter; prints the result.
+    Incr {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The amount to add.
+        #[arg(default_value_t = 1, allow_negative_numbers = true)]
+        delta: i64,
+    },
+    /// Write every key and value as JSON Lines (`{"key": ..., "value": BASE64}`).
+    Export {
+        /// The bucket.
+        bucket: String,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "F")]
+        out: Option<PathBuf>,
+    },
+    /// Read JSON Lines as `export` writes them and store every pair.
+    Import {
+        /// The bucket.
+        bucket: String,
+        /// Read from here instead of stdin.
+        #[arg(long = "in", value_name = "F")]
+        input: Option<PathBuf>,
+    },
 }

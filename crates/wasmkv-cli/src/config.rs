@@ -9,6 +9,8 @@ use serde::Deserialize;
 use wasmkv_backend::Topology;
 use wasmkv_engine::{Engine, Grants, Limits, StoreUrl};
 
+use crate::cli::StoreArgs;
+
 /// The store every zero-config run uses.
 pub const DEFAULT_STORE: &str = "default";
 /// Where the default store lives unless configured.
@@ -68,11 +70,9 @@ pub struct Setup {
 impl Setup {
     /// Reads `config` (or `./wasmkv.toml` when present), then applies the
     /// `--store` and `--bucket` flags over it.
-    pub fn load(
-        config: Option<&Path>,
-        store_flags: &[String],
-        bucket_flags: &[String],
-    ) -> anyhow::Result<Self> {
+    pub fn load(args: &StoreArgs) -> anyhow::Result<Self> {
+        let (config, store_flags, bucket_flags) =
+            (args.config.as_deref(), &args.stores, &args.buckets);
         let file = match config {
             Some(path) => Some(read_config(path)?),
             None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
@@ -131,6 +131,13 @@ impl Setup {
             grants,
             limits,
         })
+    }
+
+    /// Lifts the batch and listing caps, which protect the host from guests,
+    /// not from its own operator.
+    pub fn for_admin(mut self) -> Self {
+        self.limits = self.limits.for_admin();
+        self
     }
 
     /// Opens every store and checks every grant.

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod exit;
 mod guest_limits;
+mod kv;
 mod run;
 
 use clap::Parser;
@@ -23,6 +24,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Kv(args) => kv::main(args),
     };
     std::process::exit(code);
 }

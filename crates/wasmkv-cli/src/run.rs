@@ -73,7 +73,7 @@ struct Prepared {
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
-    let setup = Setup::load(args.config.as_deref(), &args.stores, &args.buckets)?;
+    let setup = Setup::load(&args.store)?;
     let kv_engine = setup.build_engine().await?;
 
     let engine = wasm_engine(args.timeout.is_some())?;

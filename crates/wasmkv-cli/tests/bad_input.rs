@@ -111,6 +111,14 @@ fn oversize_values_are_refused_while_streaming_and_the_old_value_kept() {
         "{}",
         streamed.stdout
     );
+    // 256 MiB offered: refused at the first write, so the host never
+    // buffers more than the limit.
+    let huge = kvtool(dir.path(), &[], &["write-big", "default", "k", "268435456"]);
+    assert!(
+        huge.stdout.contains("stream error after 0 bytes"),
+        "{}",
+        huge.stdout
+    );
     let whole = kvtool(dir.path(), &[], &["set", "default", "k", &"x".repeat(1025)]);
     assert_kv_error(&whole, &["1025 bytes", "max_value_bytes (1024)"]);
     assert_eq!(get(dir.path(), "k"), "old");
