@@ -7,6 +7,7 @@ mod exit;
 mod guest_limits;
 mod kv;
 mod run;
+mod runtime;
 
 use clap::Parser;
 

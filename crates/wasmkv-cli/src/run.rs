@@ -40,17 +40,7 @@ impl WasmKvView for Host {
 
 /// Runs the component and returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));
-            return exit::SETUP_FAILED;
-        }
-    };
-    runtime.block_on(async {
+    crate::runtime::block_on(async {
         let prepared = match prepare(&args).await {
             Ok(p) => p,
             Err(e) => {

@@ -25,17 +25,7 @@ const ADMIN_COUNTER_RANGE: CounterRange = CounterRange {
 
 /// Runs one admin command and returns the process exit code.
 pub fn main(args: KvArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));
-            return exit::SETUP_FAILED;
-        }
-    };
-    runtime.block_on(async {
+    crate::runtime::block_on(async {
         match execute(args).await {
             Ok(code) => code,
             Err(e) => {
