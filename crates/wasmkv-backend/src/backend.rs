@@ -71,4 +71,25 @@ pub trait Backend: Send + Sync + 'static {
     /// them, or `limit` of them when there are more. The limit lets the engine
     /// refuse an oversized listing without first holding it all in memory.
     async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>>;
+
+    /// One page of about `limit` keys, starting where `cursor` (from the
+    /// previous page) left off; `None` starts at the beginning. While the
+    /// namespace does not change, following the cursors lists every key
+    /// exactly once. The cursor is opaque and means something only to the
+    /// backend that made it.
+    async fn list_keys(
+        &self,
+        namespace: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> BackendResult<KeyPage>;
+}
+
+/// A page of keys and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// The keys of this page.
+    pub keys: Vec<String>,
+    /// Pass back for the next page; `None` when this was the last.
+    pub cursor: Option<String>,
 }

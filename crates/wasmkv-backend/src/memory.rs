@@ -5,18 +5,20 @@
 //! batches included, runs under one lock and is therefore atomic. Nothing
 //! survives the process.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, KeyPage};
 use crate::counter::{self, CounterRange};
 use crate::error::BackendResult;
 
-/// Namespaces are separate maps, so no key in one can ever name a key in another.
-type Namespaces = HashMap<String, HashMap<String, Bytes>>;
+/// Namespaces are separate maps, so no key in one can ever name a key in
+/// another; keys are ordered so a listing cursor is simply the last key seen.
+type Namespaces = HashMap<String, BTreeMap<String, Bytes>>;
 
 /// A store held in this process's memory.
 #[derive(Default)]
@@ -141,5 +143,24 @@ impl Backend for MemoryBackend {
             .get(namespace)
             .map(|ns| ns.keys().take(limit).cloned().collect())
             .unwrap_or_default())
+    }
+
+    async fn list_keys(
+        &self,
+        namespace: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> BackendResult<KeyPage> {
+        let data = self.lock();
+        let Some(ns) = data.get(namespace) else {
+            return Ok(KeyPage::default());
+        };
+        let start = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut rest = ns
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(k, _)| k);
+        let keys: Vec<String> = rest.by_ref().take(limit.max(1)).cloned().collect();
+        let cursor = rest.next().and(keys.last().cloned());
+        Ok(KeyPage { keys, cursor })
     }
 }

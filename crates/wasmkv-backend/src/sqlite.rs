@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, KeyPage};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
 
@@ -354,6 +354,35 @@ impl Backend for SqliteBackend {
                 .query_map(params![ns, limit], |row| row.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             Ok(keys)
+        })
+        .await
+    }
+
+    async fn list_keys(
+        &self,
+        namespace: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> BackendResult<KeyPage> {
+        let (ns, after) = (namespace.to_string(), cursor.map(str::to_string));
+        // One more than the page, to know whether another page follows.
+        let fetch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1;
+        self.run(move |conn| {
+            // Keyset pagination on the (bucket, key) primary key: each page
+            // starts after the last key of the previous one, in byte order.
+            let mut stmt = conn.prepare_cached(
+                "SELECT key FROM kv WHERE bucket = ?1 AND (?2 IS NULL OR key > ?2)
+                 ORDER BY key LIMIT ?3",
+            )?;
+            let mut keys = stmt
+                .query_map(params![ns, after, fetch], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let more = keys.len() as i64 == fetch;
+            if more {
+                keys.pop();
+            }
+            let cursor = more.then(|| keys.last().cloned()).flatten();
+            Ok(KeyPage { keys, cursor })
         })
         .await
     }

@@ -194,6 +194,49 @@ async fn keys_lists_each_key_once(kv: &dyn Backend) {
     assert!(kv.keys("never-used", usize::MAX).await.unwrap().is_empty());
 }
 
+async fn pages_list_each_key_once(kv: &dyn Backend) {
+    let expected: HashSet<String> = (0..3000).map(|i| format!("p{i}")).collect();
+    let items: Vec<(String, Bytes)> = expected.iter().map(|k| (k.clone(), b(""))).collect();
+    for chunk in items.chunks(1000) {
+        kv.set_many("paged", chunk.to_vec()).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = answer(kv.list_keys("paged", cursor.as_deref(), 200))
+            .await
+            .unwrap();
+        seen.extend(page.keys);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "a key was listed twice or missed"
+    );
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), expected);
+    let bad = kv
+        .list_keys("paged", Some("not-a-cursor"), 10)
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("not a listing cursor"), "{bad}");
+}
+
+#[tokio::test]
+async fn pages_list_each_key_once_on_a_server() {
+    let server = RedisServer::start();
+    pages_list_each_key_once(&*open(&server.url()).await).await;
+}
+
+#[tokio::test]
+async fn pages_list_each_key_once_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    pages_list_each_key_once(&*open(&cluster.url()).await).await;
+}
+
 #[tokio::test]
 async fn keys_lists_each_key_once_on_a_server() {
     let server = RedisServer::start();

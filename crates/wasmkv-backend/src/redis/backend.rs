@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::connection::{Connection, Delivery, Node};
 use super::keyspace::Keyspace;
 use super::url::RedisUrl;
-use crate::backend::Backend;
+use crate::backend::{Backend, KeyPage};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
 
@@ -324,4 +324,51 @@ impl Backend for RedisBackend {
         }
         Ok(found.into_iter().take(limit).collect())
     }
+
+    /// Pages are SCAN calls; the cursor is `NODE:SCAN-CURSOR`, walking the
+    /// primaries in address order (one node on a single server).
+    async fn list_keys(
+        &self,
+        namespace: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> BackendResult<KeyPage> {
+        let (node_index, scan_cursor) = match cursor {
+            None => (0, 0),
+            Some(text) => parse_cursor(text)
+                .ok_or_else(|| self.error(format_args!("not a listing cursor: {text:?}")))?,
+        };
+        let nodes: Vec<Node> = self
+            .bounded(Delivery::Idempotent, self.conn.primaries())
+            .await?;
+        let Some(node) = nodes.get(node_index) else {
+            return Err(self.error("the listing cursor names a node that is gone"));
+        };
+        let mut scan = cmd("SCAN");
+        scan.arg(scan_cursor)
+            .arg("MATCH")
+            .arg(self.keyspace.scan_pattern(namespace))
+            .arg("COUNT")
+            .arg(limit.max(1));
+        let (next, batch): (u64, Vec<Vec<u8>>) = self
+            .bounded(Delivery::Idempotent, self.conn.query_node(node, scan))
+            .await?;
+        let keys = batch
+            .iter()
+            .filter_map(|raw| self.keyspace.user_key(namespace, raw))
+            .collect();
+        let cursor = if next != 0 {
+            Some(format!("{node_index}:{next}"))
+        } else if node_index + 1 < nodes.len() {
+            Some(format!("{}:0", node_index + 1))
+        } else {
+            None
+        };
+        Ok(KeyPage { keys, cursor })
+    }
+}
+
+fn parse_cursor(text: &str) -> Option<(usize, u64)> {
+    let (node, scan) = text.split_once(':')?;
+    Some((node.parse().ok()?, scan.parse().ok()?))
 }
