@@ -206,6 +206,7 @@ async fn pages_list_each_key_once(kv: &dyn Backend) {
         let page = answer(kv.list_keys("paged", cursor.as_deref(), 200))
             .await
             .unwrap();
+        assert!(page.keys.len() <= 200, "page of {}", page.keys.len());
         seen.extend(page.keys);
         match page.cursor {
             Some(next) => cursor = Some(next),

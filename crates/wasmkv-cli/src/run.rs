@@ -194,7 +194,7 @@ fn link_error(path: &Path, error: anyhow::Error) -> anyhow::Error {
             .next()
             .unwrap_or(rest);
         return anyhow::anyhow!(
-            "{} cannot be linked: it imports {what}, which wasmkv does not provide (wasmkv provides wasi:keyvalue/keyvalue on wasi:io@0.2.0-rc-2023-11-10, and wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, wasi:sockets 0.2.x)",
+            "{} cannot be linked: it imports {what}, which wasmkv does not provide (wasmkv provides wasi:keyvalue as the seed world on wasi:io@0.2.0-rc-2023-11-10, @0.2.0-draft and @0.2.0-draft2, and wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, wasi:sockets 0.2.x)",
             path.display()
         );
     }

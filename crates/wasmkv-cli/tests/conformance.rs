@@ -5,32 +5,92 @@ mod common;
 use common::{component, run, workdir};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
-const GRANTS: [&str; 6] = [
-    "--bucket",
-    "conformance",
-    "--bucket",
-    "iso-a",
-    "--bucket",
-    "iso-a:b",
-];
+/// A conformance component, the grants it needs, and how many checks it
+/// must at least run (so a suite that silently ran nothing fails).
+struct Suite {
+    component: &'static str,
+    grants: &'static [&'static str],
+    min_checks: usize,
+}
+
+const SEED: Suite = Suite {
+    component: "conformance",
+    grants: &[
+        "--bucket",
+        "conformance",
+        "--bucket",
+        "iso-a",
+        "--bucket",
+        "iso-a:b",
+    ],
+    min_checks: 24,
+};
+
+const DRAFT: Suite = Suite {
+    component: "conformance-draft",
+    grants: &["--bucket", "draft", "--bucket", ""],
+    min_checks: 8,
+};
+
+const DRAFT2: Suite = Suite {
+    component: "conformance-draft2",
+    grants: &["--bucket", "draft2"],
+    min_checks: 6,
+};
 
 fn conformance(store: &str) -> String {
+    run_suite(&SEED, store)
+}
+
+fn run_suite(suite: &Suite, store: &str) -> String {
     let dir = workdir();
-    let comp = component("conformance");
+    let comp = component(suite.component);
     let mut args = vec!["run", "--store", store];
-    args.extend(GRANTS);
+    args.extend(suite.grants);
     args.push(comp.to_str().unwrap());
     let out = run(dir.path(), &args);
     let summary = out.stdout.lines().last().unwrap_or_default().to_string();
     assert_eq!(
         out.code, 0,
-        "conformance failed on {store}\n{}\n{}",
-        out.stdout, out.stderr
+        "{} failed on {store}\n{}\n{}",
+        suite.component, out.stdout, out.stderr
     );
     assert!(summary.ends_with(" passed, 0 failed"), "{}", out.stdout);
     let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
-    assert!(passed >= 24, "only {passed} checks ran:\n{}", out.stdout);
+    assert!(
+        passed >= suite.min_checks,
+        "only {passed} checks ran:\n{}",
+        out.stdout
+    );
     summary
+}
+
+/// Both drafts on one store, one after the other.
+fn drafts(store: &str) {
+    run_suite(&DRAFT, store);
+    run_suite(&DRAFT2, store);
+}
+
+#[test]
+fn drafts_on_memory() {
+    drafts("default=memory:");
+}
+
+#[test]
+fn drafts_on_sqlite() {
+    drafts("default=sqlite:kv.db");
+}
+
+#[test]
+fn drafts_on_redis() {
+    let server = RedisServer::start();
+    drafts(&format!("default={}", server.url()));
+}
+
+#[test]
+fn drafts_on_redis_cluster() {
+    let cluster = RedisCluster::start();
+    drafts(&format!("default={}", cluster.url()));
 }
 
 #[test]
@@ -62,7 +122,7 @@ fn conformance_on_sqlite_twice_in_a_row_starts_clean() {
     let comp = component("conformance");
     for _ in 0..2 {
         let mut args = vec!["run", "--store", "default=sqlite:kv.db"];
-        args.extend(GRANTS);
+        args.extend(SEED.grants);
         args.push(comp.to_str().unwrap());
         run(dir.path(), &args).success();
     }

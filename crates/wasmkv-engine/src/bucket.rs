@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use wasmkv_backend::{Bytes, CounterRange, SharedBackend, counter};
+use wasmkv_backend::{Bytes, CounterRange, KeyPage, SharedBackend, counter};
 
 use crate::error::{Cause, KvError, Op};
 use crate::limits::Limits;
@@ -169,6 +169,20 @@ impl Bucket {
             .await
             .map_err(|e| self.err(Op::DeleteMany, None, e))
     }
+
+    /// One page of at most [`Bucket::KEYS_PER_PAGE`] keys, from `cursor` (a
+    /// previous page's) or from the start. Following the cursors lists every
+    /// key exactly once while the bucket does not change.
+    pub async fn list_keys(&self, cursor: Option<&str>) -> Result<KeyPage, KvError> {
+        let page = self.limits.max_listed_keys.clamp(1, Self::KEYS_PER_PAGE);
+        self.backend
+            .list_keys(&self.name, cursor, page)
+            .await
+            .map_err(|e| self.err(Op::ListKeys, None, e))
+    }
+
+    /// The most keys one `list_keys` page holds.
+    pub const KEYS_PER_PAGE: usize = 1000;
 
     /// Every key in the bucket; refused when there are more than
     /// `max_listed_keys`.

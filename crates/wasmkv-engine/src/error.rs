@@ -27,6 +27,8 @@ pub enum Op {
     DeleteMany,
     /// Listing keys.
     Keys,
+    /// Listing one page of keys.
+    ListKeys,
     /// Writing a value body before it is stored.
     WriteValue,
     /// Reading a value body.
@@ -48,6 +50,7 @@ impl Op {
             Op::SetMany => "set-many",
             Op::DeleteMany => "delete-many",
             Op::Keys => "keys",
+            Op::ListKeys => "list-keys",
             Op::WriteValue => "outgoing-value-write-body",
             Op::ReadValue => "incoming-value-consume",
         }

@@ -21,4 +21,4 @@ pub use engine::{Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, KvError, Op};
 pub use grants::Grants;
 pub use limits::Limits;
-pub use wasmkv_backend::{Backend, Bytes, CounterRange, SharedBackend, StoreUrl};
+pub use wasmkv_backend::{Backend, Bytes, CounterRange, KeyPage, SharedBackend, StoreUrl};

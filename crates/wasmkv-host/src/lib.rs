@@ -60,6 +60,10 @@
 
 #![deny(missing_docs)]
 
+mod cursors;
+pub mod draft;
+pub mod draft2;
+mod draft_ops;
 pub mod seed;
 mod value;
 
@@ -72,12 +76,16 @@ pub use value::{IncomingValue, OutgoingValue};
 #[derive(Clone)]
 pub struct WasmKvCtx {
     engine: Engine,
+    draft_cursors: cursors::CursorTable,
 }
 
 impl WasmKvCtx {
     /// A context whose buckets resolve through `engine`.
     pub fn new(engine: Engine) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            draft_cursors: Default::default(),
+        }
     }
 
     /// The engine behind this context.
@@ -113,5 +121,7 @@ pub trait WasmKvView: Send {
 /// with `wasmtime_wasi::p2::add_to_linker_async`; both versions share one
 /// resource table and stream implementation.
 pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    seed::add_to_linker(linker)
+    seed::add_to_linker(linker)?;
+    draft::add_to_linker(linker)?;
+    draft2::add_to_linker(linker)
 }

@@ -4,8 +4,7 @@ use wasmkv_guest::bindings::wasi::io::poll;
 use wasmkv_guest::bindings::wasi::io::streams::StreamError;
 use wasmkv_guest::{Bucket, Error, OutgoingValue};
 
-use crate::ensure;
-use crate::harness::{Harness, Outcome, Step};
+use conformance_harness::{Harness, Outcome, Step, ensure};
 
 const MAIN: &str = "conformance";
 const U64_MAX: &[u8] = b"18446744073709551615";

@@ -6,12 +6,11 @@
 //! not grant `conformance-denied`.
 
 mod checks;
-mod harness;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut h = harness::Harness::default();
+    let mut h = conformance_harness::Harness::default();
     checks::run_all(&mut h);
     h.finish()
 }

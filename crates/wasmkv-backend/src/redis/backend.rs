@@ -325,16 +325,20 @@ impl Backend for RedisBackend {
         Ok(found.into_iter().take(limit).collect())
     }
 
-    /// Pages are SCAN calls; the cursor is `NODE:SCAN-CURSOR`, walking the
-    /// primaries in address order (one node on a single server).
+    /// Pages are SCAN calls; the cursor is `NODE:SCAN-CURSOR:SKIP`, walking
+    /// the primaries in address order (one node on a single server). SCAN's
+    /// COUNT is only a hint, so a batch larger than the page is cut, and the
+    /// next page repeats that SCAN step and skips what was already returned
+    /// (SCAN gives the same batch for the same cursor while nothing changes).
     async fn list_keys(
         &self,
         namespace: &str,
         cursor: Option<&str>,
         limit: usize,
     ) -> BackendResult<KeyPage> {
-        let (node_index, scan_cursor) = match cursor {
-            None => (0, 0),
+        let limit = limit.max(1);
+        let (node_index, scan_cursor, skip) = match cursor {
+            None => (0, 0, 0),
             Some(text) => parse_cursor(text)
                 .ok_or_else(|| self.error(format_args!("not a listing cursor: {text:?}")))?,
         };
@@ -349,18 +353,22 @@ impl Backend for RedisBackend {
             .arg("MATCH")
             .arg(self.keyspace.scan_pattern(namespace))
             .arg("COUNT")
-            .arg(limit.max(1));
+            .arg(limit);
         let (next, batch): (u64, Vec<Vec<u8>>) = self
             .bounded(Delivery::Idempotent, self.conn.query_node(node, scan))
             .await?;
-        let keys = batch
+        let mut keys: Vec<String> = batch
             .iter()
             .filter_map(|raw| self.keyspace.user_key(namespace, raw))
+            .skip(skip)
             .collect();
-        let cursor = if next != 0 {
-            Some(format!("{node_index}:{next}"))
+        let cursor = if keys.len() > limit {
+            keys.truncate(limit);
+            Some(format!("{node_index}:{scan_cursor}:{}", skip + limit))
+        } else if next != 0 {
+            Some(format!("{node_index}:{next}:0"))
         } else if node_index + 1 < nodes.len() {
-            Some(format!("{}:0", node_index + 1))
+            Some(format!("{}:0:0", node_index + 1))
         } else {
             None
         };
@@ -368,7 +376,10 @@ impl Backend for RedisBackend {
     }
 }
 
-fn parse_cursor(text: &str) -> Option<(usize, u64)> {
-    let (node, scan) = text.split_once(':')?;
-    Some((node.parse().ok()?, scan.parse().ok()?))
+fn parse_cursor(text: &str) -> Option<(usize, u64, usize)> {
+    let mut parts = text.splitn(3, ':');
+    let node = parts.next()?.parse().ok()?;
+    let scan = parts.next()?.parse().ok()?;
+    let skip = parts.next()?.parse().ok()?;
+    Some((node, scan, skip))
 }

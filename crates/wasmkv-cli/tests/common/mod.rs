@@ -102,7 +102,18 @@ pub fn workdir() -> tempfile::TempDir {
 /// Starts `count` kvtool processes at once, each `wasmkv run FLAGS kvtool
 /// TOOL_ARGS`, and waits for all of them to succeed.
 pub fn run_concurrently(dir: &Path, flags: &[&str], count: usize, tool_args: &[&str]) {
-    let tool = component("kvtool");
+    run_concurrently_with("kvtool", dir, flags, count, tool_args);
+}
+
+/// As [`run_concurrently`], for any guest component `name`.
+pub fn run_concurrently_with(
+    name: &str,
+    dir: &Path,
+    flags: &[&str],
+    count: usize,
+    tool_args: &[&str],
+) {
+    let tool = component(name);
     let children: Vec<_> = (0..count)
         .map(|_| {
             wasmkv(dir)

@@ -89,7 +89,7 @@ impl WasmKv<'_> {
 
     /// A handle to the bucket behind `bucket`, detached from the table so
     /// the table stays free while the backend works.
-    fn bucket(
+    pub(crate) fn bucket(
         &self,
         bucket: &Resource<wasmkv_engine::Bucket>,
     ) -> wasmtime::Result<wasmkv_engine::Bucket> {

@@ -1,3 +1,7 @@
+//! The checks of every conformance component print the same way: one line
+//! per check (`ok - NAME` or `FAIL - NAME: WHY`), then `N passed, M failed`,
+//! and the exit code says whether all passed.
+
 use std::process::ExitCode;
 
 /// What a check returns: `Err` carries what went wrong.

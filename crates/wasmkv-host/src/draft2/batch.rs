@@ -1,0 +1,38 @@
+//! `wasi:keyvalue/batch@0.2.0-draft2`.
+
+use wasmkv_engine::Bucket;
+use wasmtime::component::Resource;
+
+use super::kv::batch;
+use super::{Draft2Result, reply};
+use crate::WasmKv;
+use crate::draft_ops;
+
+impl batch::Host for WasmKv<'_> {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Draft2Result<Vec<Option<(String, Vec<u8>)>>> {
+        let bucket = self.bucket(&bucket)?;
+        reply(draft_ops::get_many(&bucket, keys).await)
+    }
+
+    async fn set_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> Draft2Result<()> {
+        let bucket = self.bucket(&bucket)?;
+        reply(draft_ops::set_many(&bucket, key_values).await)
+    }
+
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Draft2Result<()> {
+        let bucket = self.bucket(&bucket)?;
+        reply(bucket.delete_many(&keys).await)
+    }
+}

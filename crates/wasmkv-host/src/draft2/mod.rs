@@ -1,0 +1,72 @@
+//! Bindings for `wasi:keyvalue@0.2.0-draft2` (Spin's version): string
+//! listing cursors, signed counters, and compare-and-swap through a `cas`
+//! resource.
+
+mod atomics;
+mod batch;
+mod store;
+
+use wasmkv_engine::{Bucket, Bytes, Cause, KvError};
+use wasmtime::component::{HasData, Linker};
+
+use crate::{WasmKv, WasmKvView};
+
+/// Code generated from `wit/draft2`.
+#[allow(missing_docs)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/draft2",
+        world: "wasi:keyvalue/imports@0.2.0-draft2",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:keyvalue/store@0.2.0-draft2.bucket": wasmkv_engine::Bucket,
+            "wasi:keyvalue/atomics@0.2.0-draft2.cas": crate::draft2::Cas,
+        },
+    });
+}
+
+use bindings::wasi::keyvalue as kv;
+
+/// A compare-and-swap in progress: the key and the bytes it held when the
+/// handle was made (`None`: absent). The swap succeeds only if the key still
+/// holds exactly those bytes, so a change that restores the same bytes
+/// (A→B→A) is not detected: the comparison is by value, as in the seed world.
+pub struct Cas {
+    bucket: Bucket,
+    key: String,
+    snapshot: Option<Bytes>,
+}
+
+/// A guest-visible result: the outer error traps, the inner one is the
+/// draft's `error` variant.
+type Draft2Result<T> = wasmtime::Result<Result<T, kv::store::Error>>;
+
+struct Draft2Kv;
+
+impl HasData for Draft2Kv {
+    type Data<'a> = WasmKv<'a>;
+}
+
+/// Adds `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` to `linker`.
+pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    kv::store::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)?;
+    kv::atomics::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)?;
+    kv::batch::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)?;
+    Ok(())
+}
+
+/// As for 0.2.0-draft: ungranted is `access-denied`, the rest `other`.
+impl From<KvError> for kv::store::Error {
+    fn from(e: KvError) -> Self {
+        crate::draft_ops::log(&e);
+        match e.cause() {
+            Cause::AccessDenied { .. } => Self::AccessDenied,
+            _ => Self::Other(e.to_string()),
+        }
+    }
+}
+
+/// Turns an engine result into the draft's.
+fn reply<T>(result: Result<T, KvError>) -> Draft2Result<T> {
+    Ok(result.map_err(Into::into))
+}

@@ -1,0 +1,47 @@
+//! The operations both drafts (`0.2.0-draft`, `0.2.0-draft2`) share, in
+//! their shapes: values as byte lists, batches as `(key, value)` pairs. Each
+//! version's module only converts errors and cursors.
+
+use wasmkv_engine::{Bucket, Bytes, Engine, KvError};
+
+/// Opens a bucket for a draft `store.open`; `""` is a name like any other.
+pub(crate) fn open(engine: &Engine, identifier: &str) -> Result<Bucket, KvError> {
+    engine.open_bucket(identifier)
+}
+
+pub(crate) async fn get(bucket: &Bucket, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+    Ok(bucket.get(key).await?.map(|v| v.to_vec()))
+}
+
+pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<(), KvError> {
+    bucket.set(key, Bytes::from(value)).await
+}
+
+pub(crate) async fn get_many(
+    bucket: &Bucket,
+    keys: Vec<String>,
+) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
+    let values = bucket.get_many(&keys).await?;
+    Ok(keys
+        .into_iter()
+        .zip(values)
+        .map(|(key, value)| value.map(|v| (key, v.to_vec())))
+        .collect())
+}
+
+pub(crate) async fn set_many(
+    bucket: &Bucket,
+    pairs: Vec<(String, Vec<u8>)>,
+) -> Result<(), KvError> {
+    let items = pairs
+        .into_iter()
+        .map(|(k, v)| (k, Bytes::from(v)))
+        .collect();
+    bucket.set_many(items).await
+}
+
+/// Logs the full trace: the drafts' `access-denied` carries no text, so the
+/// log is where an operator learns which grant is missing.
+pub(crate) fn log(e: &KvError) {
+    tracing::debug!(target: "wasmkv::guest_error", "{e}");
+}
