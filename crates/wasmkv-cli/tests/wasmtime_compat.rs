@@ -31,9 +31,7 @@ impl WasiView for Host {
 /// Runs conformance-draft's `list ""` under wasmtime-wasi-keyvalue, whose
 /// in-memory store is the bucket `""`, holding `data`.
 async fn list_under_wasmtime(data: &[(&str, &str)]) -> String {
-    let mut config = wasmtime::Config::new();
-    config.async_support(true);
-    let engine = Engine::new(&config).unwrap();
+    let engine = Engine::default();
     let component = Component::from_file(&engine, component("conformance-draft")).unwrap();
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
