@@ -22,7 +22,14 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit/seed",
         world: "wasi:keyvalue/keyvalue",
-        imports: { default: async | trappable },
+        // Buckets, value handles and errors never wait on a store: plain
+        // calls, cheaper than async ones. Everything that reaches a backend
+        // (and the rc streams) is async.
+        imports: {
+            "wasi:keyvalue/types": trappable,
+            "wasi:keyvalue/wasi-keyvalue-error": trappable,
+            default: async | trappable,
+        },
         with: {
             "wasi:io/error@0.2.0-rc-2023-11-10.error": wasmtime_wasi_io::streams::Error,
             "wasi:io/poll@0.2.0-rc-2023-11-10.pollable": wasmtime_wasi_io::poll::DynPollable,

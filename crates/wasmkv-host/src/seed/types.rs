@@ -14,11 +14,11 @@ use crate::value::{IncomingValue, OutgoingValue, ValueRefused};
 impl wasi_keyvalue_error::Host for WasmKv<'_> {}
 
 impl wasi_keyvalue_error::HostError for WasmKv<'_> {
-    async fn trace(&mut self, err: Resource<KvError>) -> wasmtime::Result<String> {
+    fn trace(&mut self, err: Resource<KvError>) -> wasmtime::Result<String> {
         Ok(self.table.get(&err)?.to_string())
     }
 
-    async fn drop(&mut self, err: Resource<KvError>) -> wasmtime::Result<()> {
+    fn drop(&mut self, err: Resource<KvError>) -> wasmtime::Result<()> {
         self.table.delete(err)?;
         Ok(())
     }
@@ -27,14 +27,14 @@ impl wasi_keyvalue_error::HostError for WasmKv<'_> {
 impl types::Host for WasmKv<'_> {}
 
 impl types::HostBucket for WasmKv<'_> {
-    async fn open_bucket(&mut self, name: String) -> KvResult<Resource<Bucket>> {
+    fn open_bucket(&mut self, name: String) -> KvResult<Resource<Bucket>> {
         match self.ctx.engine.open_bucket(&name) {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => self.reply(Err(e)),
         }
     }
 
-    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+    fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
         Ok(())
     }
@@ -54,12 +54,12 @@ pub(super) fn refused(op: Op, bucket: &str, key: &str, r: ValueRefused) -> KvErr
 }
 
 impl types::HostOutgoingValue for WasmKv<'_> {
-    async fn new_outgoing_value(&mut self) -> wasmtime::Result<Resource<OutgoingValue>> {
+    fn new_outgoing_value(&mut self) -> wasmtime::Result<Resource<OutgoingValue>> {
         let max = self.ctx.engine.limits().max_value_bytes;
         Ok(self.table.push(OutgoingValue::new(max))?)
     }
 
-    async fn outgoing_value_write_body_async(
+    fn outgoing_value_write_body_async(
         &mut self,
         value: Resource<OutgoingValue>,
     ) -> KvResult<Resource<DynOutputStream>> {
@@ -67,7 +67,7 @@ impl types::HostOutgoingValue for WasmKv<'_> {
         Ok(Ok(self.table.push(writer)?))
     }
 
-    async fn outgoing_value_write_body_sync(
+    fn outgoing_value_write_body_sync(
         &mut self,
         value: Resource<OutgoingValue>,
         body: Vec<u8>,
@@ -84,21 +84,18 @@ impl types::HostOutgoingValue for WasmKv<'_> {
         self.reply(result)
     }
 
-    async fn drop(&mut self, value: Resource<OutgoingValue>) -> wasmtime::Result<()> {
+    fn drop(&mut self, value: Resource<OutgoingValue>) -> wasmtime::Result<()> {
         self.table.delete(value)?;
         Ok(())
     }
 }
 
 impl types::HostIncomingValue for WasmKv<'_> {
-    async fn incoming_value_consume_sync(
-        &mut self,
-        value: Resource<IncomingValue>,
-    ) -> KvResult<Vec<u8>> {
+    fn incoming_value_consume_sync(&mut self, value: Resource<IncomingValue>) -> KvResult<Vec<u8>> {
         Ok(Ok(self.table.get(&value)?.bytes().to_vec()))
     }
 
-    async fn incoming_value_consume_async(
+    fn incoming_value_consume_async(
         &mut self,
         value: Resource<IncomingValue>,
     ) -> KvResult<Resource<DynInputStream>> {
@@ -107,11 +104,11 @@ impl types::HostIncomingValue for WasmKv<'_> {
         Ok(Ok(self.table.push(stream)?))
     }
 
-    async fn size(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<u64> {
+    fn size(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<u64> {
         Ok(self.table.get(&value)?.bytes().len() as u64)
     }
 
-    async fn drop(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<()> {
+    fn drop(&mut self, value: Resource<IncomingValue>) -> wasmtime::Result<()> {
         self.table.delete(value)?;
         Ok(())
     }

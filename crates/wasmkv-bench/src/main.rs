@@ -1,0 +1,336 @@
+//! `wasmkv-bench`: every system side by side in one run, interleaved so
+//! machine drift hits all rows alike. See BENCHMARKS.md for a run's results.
+//!
+//! ```text
+//! cargo run --release -p wasmkv-bench -- [--quick] [--json FILE] [--svg FILE]
+//! ```
+
+mod guest;
+mod native;
+mod redis_benchmark;
+mod report;
+mod spin_style;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use wasmkv_backend::memory::MemoryBackend;
+use wasmkv_backend::sqlite::{SqliteBackend, SqliteOptions};
+use wasmkv_backend::{SharedBackend, StoreUrl};
+use wasmkv_engine::Engine as KvEngine;
+use wasmkv_test_servers::RedisServer;
+
+use crate::guest::{Guest, Guests};
+use crate::workload::{OPS, Row, Sample, Workload, median};
+
+/// Benchmark wasmkv against its backends natively and against the hosts
+/// users would pick instead.
+#[derive(Parser, Debug)]
+struct Args {
+    /// A short run (one value size, fewer rounds) that ends in minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Also write every row as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the target chart as SVG to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Rounds per measurement (default 3 quick, 5 full); rows report medians.
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Skip the Redis rows even when redis-server is installed.
+    #[arg(long)]
+    no_redis: bool,
+    /// Only these operations (repeatable), e.g. `--op set --op get-hit`.
+    #[arg(long = "op", value_name = "OP")]
+    ops: Vec<String>,
+}
+
+/// A system measured on one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum System {
+    Native(&'static str),
+    Wasmkv(&'static str),
+    WasmkvDraft,
+    WasmtimeKeyvalue,
+    SpinStyle,
+    RedisBenchmark,
+}
+
+impl System {
+    fn name(self) -> &'static str {
+        match self {
+            System::Native(_) => "native",
+            System::Wasmkv(_) => "wasmkv",
+            System::WasmkvDraft => "wasmkv-draft",
+            System::WasmtimeKeyvalue => "wasmtime-wasi-keyvalue",
+            System::SpinStyle => "spin-style",
+            System::RedisBenchmark => "redis-benchmark",
+        }
+    }
+
+    fn backend(self) -> &'static str {
+        match self {
+            System::Native(b) | System::Wasmkv(b) => b,
+            System::WasmkvDraft | System::WasmtimeKeyvalue => "memory",
+            System::SpinStyle => "sqlite",
+            System::RedisBenchmark => "redis",
+        }
+    }
+}
+
+/// The stores, engines and guests every row needs, opened once.
+struct Bench {
+    guests: Guests,
+    native: Vec<(&'static str, SharedBackend, KvEngine)>,
+    spin: SharedBackend,
+    redis_port: Option<u16>,
+    _redis: Option<RedisServer>,
+    _dir: tempfile::TempDir,
+    quick: bool,
+}
+
+impl Bench {
+    async fn open(args: &Args) -> anyhow::Result<Self> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let guests = Guests::build(&repo)?;
+        let dir = tempfile::tempdir()?;
+        let mut native: Vec<(&'static str, SharedBackend)> = vec![
+            ("memory", native::shared(MemoryBackend::new())),
+            (
+                "sqlite",
+                native::shared(SqliteBackend::open(
+                    dir.path().join("wasmkv.db"),
+                    SqliteOptions::default(),
+                )?),
+            ),
+        ];
+        let redis = if args.no_redis || which("redis-server").is_none() {
+            println!(
+                "Redis rows skipped ({})",
+                if args.no_redis {
+                    "--no-redis"
+                } else {
+                    "redis-server not installed"
+                }
+            );
+            None
+        } else {
+            Some(RedisServer::start())
+        };
+        if let Some(server) = &redis {
+            let url: StoreUrl = server.url().parse()?;
+            native.push(("redis", url.open().await?));
+        }
+        let mut with_engines = Vec::new();
+        for (name, backend) in native {
+            let engine = KvEngine::builder()
+                .store("default", backend.clone())
+                .grant("bench", "default")
+                .build()
+                .await?;
+            with_engines.push((name, backend, engine));
+        }
+        let spin = native::shared(spin_style::SpinStyleSqlite::open(
+            &dir.path().join("spin.db"),
+        )?);
+        Ok(Self {
+            guests,
+            native: with_engines,
+            spin,
+            redis_port: redis.as_ref().map(RedisServer::port),
+            _redis: redis,
+            _dir: dir,
+            quick: args.quick,
+        })
+    }
+
+    fn systems(&self) -> Vec<System> {
+        let mut out = Vec::new();
+        for (backend, _, _) in &self.native {
+            out.push(System::Native(backend));
+            out.push(System::Wasmkv(backend));
+        }
+        out.extend([
+            System::WasmkvDraft,
+            System::WasmtimeKeyvalue,
+            System::SpinStyle,
+        ]);
+        if self.redis_port.is_some() {
+            out.push(System::RedisBenchmark);
+        }
+        out
+    }
+
+    fn store(&self, backend: &str) -> (&SharedBackend, &KvEngine) {
+        let (_, b, e) = self
+            .native
+            .iter()
+            .find(|(n, _, _)| *n == backend)
+            .expect("opened");
+        (b, e)
+    }
+
+    async fn measure(&self, system: System, w: Workload, iters: u64) -> anyhow::Result<Sample> {
+        match system {
+            System::Native(b) => native::run(self.store(b).0.clone(), w, iters).await,
+            System::Wasmkv(b) => {
+                self.guests
+                    .on_wasmkv(Guest::Seed, self.store(b).1, w, iters)
+                    .await
+            }
+            System::WasmkvDraft => {
+                self.guests
+                    .on_wasmkv(Guest::Draft, self.store("memory").1, w, iters)
+                    .await
+            }
+            System::WasmtimeKeyvalue => self.guests.on_wasmtime(w, iters).await,
+            System::SpinStyle => native::run(self.spin.clone(), w, iters).await,
+            System::RedisBenchmark => {
+                let port = self.redis_port.context("no redis")?;
+                let requests = (iters * w.concurrency as u64).max(1000);
+                redis_benchmark::run(port, w, requests)?.context("not offered by redis-benchmark")
+            }
+        }
+    }
+
+    /// Nanoseconds of loop each measurement should take.
+    fn budget_ns(&self) -> f64 {
+        if self.quick { 80e6 } else { 300e6 }
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
+
+fn plan(quick: bool) -> Vec<Workload> {
+    let w = |op, value_bytes, concurrency| Workload {
+        op,
+        value_bytes,
+        concurrency,
+    };
+    let mut plan: Vec<Workload> = OPS.iter().map(|op| w(op, 100, 1)).collect();
+    if !quick {
+        for size in [16, 1024, 64 * 1024, 1024 * 1024] {
+            plan.push(w("get-hit", size, 1));
+            plan.push(w("set", size, 1));
+        }
+    }
+    for c in [16, 64] {
+        plan.push(w("set", 100, c));
+        plan.push(w("get-hit", 100, c));
+    }
+    plan
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rounds = args.rounds.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
+    print_machine();
+    let bench = Bench::open(&args).await?;
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    let chosen = |w: &Workload| args.ops.is_empty() || args.ops.iter().any(|o| o == w.op);
+    for w in plan(args.quick).into_iter().filter(chosen) {
+        // Calibrate (also the warm-up), then interleave the rows round by round.
+        let mut active = Vec::new();
+        for system in bench.systems() {
+            let probe = if w.value_bytes >= 1 << 20 { 2 } else { 8 };
+            match bench.measure(system, w, probe).await {
+                Ok(sample) => {
+                    let total = (bench.budget_ns() / sample.ns_per_op.max(1.0)) as u64;
+                    let per_instance = (total / w.concurrency as u64).clamp(5, 50_000);
+                    active.push((system, per_instance, Vec::new()));
+                }
+                Err(e) => skipped.push(format!(
+                    "{} {} {}: {e:#}",
+                    system.name(),
+                    system.backend(),
+                    w.op
+                )),
+            }
+        }
+        for _ in 0..rounds {
+            for (system, iters, samples) in &mut active {
+                samples.push(bench.measure(*system, w, *iters).await?);
+            }
+        }
+        for (system, _, samples) in active {
+            let ns: Vec<f64> = samples.iter().map(|s| s.ns_per_op).collect();
+            let ns_per_op = median(&ns);
+            let spread = ns.iter().cloned().fold(f64::MIN, f64::max)
+                / ns.iter().cloned().fold(f64::MAX, f64::min);
+            rows.push(Row {
+                name: system.name().into(),
+                backend: system.backend().into(),
+                op: w.op.into(),
+                value_bytes: w.value_bytes,
+                concurrency: w.concurrency,
+                ns_per_op,
+                ops_per_sec: 1e9 / ns_per_op,
+                p50_ns: median(&samples.iter().map(|s| s.p50_ns).collect::<Vec<_>>()),
+                p99_ns: median(&samples.iter().map(|s| s.p99_ns).collect::<Vec<_>>()),
+                spread,
+            });
+        }
+        eprintln!(
+            "[{:>5.1}s] {} {} B x{} done",
+            started.elapsed().as_secs_f64(),
+            w.op,
+            w.value_bytes,
+            w.concurrency
+        );
+    }
+    report::print_tables(&rows);
+    let targets = report::targets(&rows, 100);
+    report::print_targets(&targets);
+    if !skipped.is_empty() {
+        println!("\nNot measured (the system does not offer the operation):");
+        for s in &skipped {
+            println!("  {s}");
+        }
+    }
+    let noisiest = rows.iter().map(|r| r.spread).fold(1.0, f64::max);
+    println!(
+        "\n{} rows, {rounds} interleaved rounds each; noisiest row's max/min over rounds: {noisiest:.2}x; {:.0} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        std::fs::write(path, report::svg(&targets))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn print_machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "machine: {cpu}, {cores} cores; wasmkv {}",
+        env!("CARGO_PKG_VERSION")
+    );
+}

@@ -1,0 +1,249 @@
+//! The report: a table per workload with ratios, the JSON rows, the
+//! headline targets, and an SVG chart of those targets.
+
+use std::fmt::Write as _;
+
+use crate::workload::Row;
+
+/// The row each system is compared with, for the same backend.
+fn comparison(backend: &str) -> &'static str {
+    match backend {
+        "memory" => "wasmtime-wasi-keyvalue",
+        "sqlite" => "spin-style",
+        _ => "redis-benchmark",
+    }
+}
+
+fn find<'a>(rows: &'a [Row], name: &str, backend: &str, like: &Row) -> Option<&'a Row> {
+    rows.iter().find(|r| {
+        r.name == name
+            && r.backend == backend
+            && r.op == like.op
+            && r.value_bytes == like.value_bytes
+            && r.concurrency == like.concurrency
+    })
+}
+
+fn ratio(a: &Row, b: Option<&Row>) -> String {
+    b.map_or("-".into(), |b| format!("{:.2}x", a.ns_per_op / b.ns_per_op))
+}
+
+/// Prints one table per workload, in plan order.
+pub fn print_tables(rows: &[Row]) {
+    let mut seen: Vec<(String, usize, usize)> = Vec::new();
+    for r in rows {
+        let id = (r.op.clone(), r.value_bytes, r.concurrency);
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id.clone());
+        println!(
+            "\n{} · {} B values · {} at once",
+            r.op, r.value_bytes, r.concurrency
+        );
+        println!(
+            "  {:<24} {:<7} {:>11} {:>11} {:>10} {:>10} {:>9} {:>9} {:>7}",
+            "system",
+            "backend",
+            "ns/op",
+            "ops/s",
+            "p50 ns",
+            "p99 ns",
+            "/native",
+            "/compare",
+            "spread"
+        );
+        for row in rows
+            .iter()
+            .filter(|x| (x.op.clone(), x.value_bytes, x.concurrency) == id)
+        {
+            println!(
+                "  {:<24} {:<7} {:>11.0} {:>11.0} {:>10.0} {:>10.0} {:>9} {:>9} {:>6.2}x",
+                row.name,
+                row.backend,
+                row.ns_per_op,
+                row.ops_per_sec,
+                row.p50_ns,
+                row.p99_ns,
+                ratio(row, find(rows, "native", &row.backend, row)),
+                ratio(row, find(rows, comparison(&row.backend), &row.backend, row)),
+                row.spread
+            );
+        }
+    }
+}
+
+/// A target from DESIGN.md, as measured.
+pub struct Target {
+    /// What it says.
+    pub label: String,
+    /// The measured ratio.
+    pub value: f64,
+    /// The bound.
+    pub bound: f64,
+    /// Whether the measured ratio must stay at or below the bound.
+    pub at_most: bool,
+}
+
+impl Target {
+    fn met(&self) -> bool {
+        if self.at_most {
+            self.value <= self.bound
+        } else {
+            self.value >= self.bound
+        }
+    }
+}
+
+fn get<'a>(
+    rows: &'a [Row],
+    name: &str,
+    backend: &str,
+    op: &str,
+    bytes: usize,
+    c: usize,
+) -> Option<&'a Row> {
+    rows.iter().find(|r| {
+        r.name == name
+            && r.backend == backend
+            && r.op == op
+            && r.value_bytes == bytes
+            && r.concurrency == c
+    })
+}
+
+/// The DESIGN.md targets that this run has the rows for.
+pub fn targets(rows: &[Row], bytes: usize) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut push = |label: String,
+                    a: Option<&Row>,
+                    b: Option<&Row>,
+                    bound: f64,
+                    at_most: bool,
+                    inverse: bool| {
+        if let (Some(a), Some(b)) = (a, b) {
+            let value = if inverse {
+                b.ns_per_op / a.ns_per_op
+            } else {
+                a.ns_per_op / b.ns_per_op
+            };
+            out.push(Target {
+                label,
+                value,
+                bound,
+                at_most,
+            });
+        }
+    };
+    for op in ["get-hit", "set"] {
+        push(
+            format!("memory {op}: wasmkv (seed) time / wasmtime-wasi-keyvalue"),
+            get(rows, "wasmkv", "memory", op, bytes, 1),
+            get(rows, "wasmtime-wasi-keyvalue", "memory", op, bytes, 1),
+            1.5,
+            true,
+            false,
+        );
+        push(
+            format!("memory {op}: wasmkv (same draft guest) time / wasmtime-wasi-keyvalue"),
+            get(rows, "wasmkv-draft", "memory", op, bytes, 1),
+            get(rows, "wasmtime-wasi-keyvalue", "memory", op, bytes, 1),
+            1.5,
+            true,
+            false,
+        );
+        push(
+            format!("redis {op}: wasmkv time / native Rust"),
+            get(rows, "wasmkv", "redis", op, bytes, 1),
+            get(rows, "native", "redis", op, bytes, 1),
+            1.1,
+            true,
+            false,
+        );
+    }
+    push(
+        "sqlite set, 1 writer: wasmkv rate / spin-style rate".into(),
+        get(rows, "wasmkv", "sqlite", "set", bytes, 1),
+        get(rows, "spin-style", "sqlite", "set", bytes, 1),
+        4.0,
+        false,
+        true,
+    );
+    push(
+        "sqlite set: 64 wasmkv instances' rate / 1 instance's".into(),
+        get(rows, "wasmkv", "sqlite", "set", bytes, 64),
+        get(rows, "wasmkv", "sqlite", "set", bytes, 1),
+        10.0,
+        false,
+        true,
+    );
+    out
+}
+
+/// Prints each target with met / not met.
+pub fn print_targets(targets: &[Target]) {
+    println!("\nTargets (DESIGN.md):");
+    for t in targets {
+        let op = if t.at_most { "<=" } else { ">=" };
+        let verdict = if t.met() { "met" } else { "NOT met" };
+        println!(
+            "  {:<66} {:>7.2}x  (target {op} {:.1}x)  {verdict}",
+            t.label, t.value, t.bound
+        );
+    }
+}
+
+/// A horizontal bar chart of the targets: each bar is the measured ratio,
+/// each tick the bound, green when met. Written directly as SVG: the chart
+/// is a handful of rectangles, and plotting crates need system fonts to lay
+/// out text, which CI machines do not have.
+pub fn svg(targets: &[Target]) -> String {
+    let (width, bar_h, left) = (900.0, 26.0, 470.0);
+    let height = 50.0 + bar_h * 1.5 * targets.len() as f64;
+    let max = targets
+        .iter()
+        .map(|t| t.value.max(t.bound))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let scale = (width - left - 60.0) / max;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="20" font-size="14">wasmkv-bench: measured ratio (bar) against the DESIGN.md target (line)</text>"#
+    );
+    for (i, t) in targets.iter().enumerate() {
+        let y = 40.0 + i as f64 * bar_h * 1.5;
+        let color = if t.met() { "#3a9d5d" } else { "#d05050" };
+        let label = t.label.replace('&', "&amp;").replace('<', "&lt;");
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.0}">{label}</text>"#,
+            y + bar_h * 0.7
+        );
+        let _ = writeln!(
+            s,
+            r#"<rect x="{left}" y="{y:.0}" width="{:.1}" height="{bar_h}" fill="{color}"/>"#,
+            t.value * scale
+        );
+        let bx = left + t.bound * scale;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{bx:.1}" y1="{:.0}" x2="{bx:.1}" y2="{:.0}" stroke="black" stroke-width="2"/>"#,
+            y - 3.0,
+            y + bar_h + 3.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.0}">{:.2}x</text>"#,
+            left + t.value * scale + 6.0,
+            y + bar_h * 0.7,
+            t.value
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
