@@ -247,3 +247,43 @@ pub fn svg(targets: &[Target]) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, backend: &str, op: &str, c: usize, ns: f64) -> Row {
+        Row {
+            name: name.into(),
+            backend: backend.into(),
+            op: op.into(),
+            value_bytes: 100,
+            concurrency: c,
+            ns_per_op: ns,
+            ops_per_sec: 1e9 / ns,
+            p50_ns: ns,
+            p99_ns: ns,
+            spread: 1.0,
+        }
+    }
+
+    #[test]
+    fn targets_compare_the_right_rows_in_the_right_direction() {
+        let rows = vec![
+            row("wasmkv", "memory", "get-hit", 1, 1200.0),
+            row("wasmtime-wasi-keyvalue", "memory", "get-hit", 1, 1000.0),
+            row("wasmkv", "sqlite", "set", 1, 1000.0),
+            row("wasmkv", "sqlite", "set", 64, 50.0),
+            row("spin-style", "sqlite", "set", 1, 5000.0),
+        ];
+        let targets = targets(&rows, 100);
+        let find = |needle: &str| targets.iter().find(|t| t.label.contains(needle)).unwrap();
+        let boundary = find("memory get-hit: wasmkv (seed)");
+        assert!((boundary.value - 1.2).abs() < 1e-9 && boundary.met());
+        let spin = find("1 writer");
+        assert!((spin.value - 5.0).abs() < 1e-9 && spin.met());
+        let group = find("64 wasmkv");
+        assert!((group.value - 20.0).abs() < 1e-9 && group.met());
+        assert_eq!(svg(&targets).matches("<rect").count(), targets.len());
+    }
+}

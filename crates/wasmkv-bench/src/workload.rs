@@ -80,3 +80,17 @@ pub fn median(values: &[f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_medians_pick_the_right_element() {
+        let times: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&times, 0.5), 51.0);
+        assert_eq!(percentile(&times, 0.99), 100.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+    }
+}
