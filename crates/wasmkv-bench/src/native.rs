@@ -2,6 +2,7 @@
 //! Rust: the floor the wasm rows are compared with.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -48,18 +49,30 @@ async fn one_loop(
 ) -> anyhow::Result<(u128, f64, f64)> {
     let value = Bytes::from(vec![0x5a; w.value_bytes]);
     let key = |n: u64| format!("{id}-k{}", n % KEYSPACE);
+    let doomed_key = |n: u64| format!("{id}-d{n}");
     let names: Vec<String> = (0..BATCH as u64).map(key).collect();
-    let pairs: Vec<(String, Bytes)> = names.iter().map(|k| (k.clone(), value.clone())).collect();
     let ctr = format!("{id}-ctr");
     match w.op {
-        "get-hit" | "exists" | "delete" | "get-many" => {
+        "get-hit" | "exists" | "get-many" => {
             for n in 0..iters.min(KEYSPACE).max(BATCH as u64) {
                 kv.set(NAMESPACE, &key(n), value.clone()).await?;
+            }
+        }
+        "delete" => {
+            for n in 0..iters {
+                kv.set(NAMESPACE, &doomed_key(n), value.clone()).await?;
             }
         }
         "cas" => kv.set(NAMESPACE, &ctr, Bytes::from_static(b"0")).await?,
         _ => {}
     }
+    let stamp = stamper();
+    // A new value per write, as the guests make: see `stamper`.
+    let fresh = |n: u64| {
+        let mut bytes = value.to_vec();
+        stamp(&mut bytes, n);
+        Bytes::from(bytes)
+    };
     let mut times = Vec::with_capacity(iters as usize);
     let start = Instant::now();
     for n in 0..iters {
@@ -67,9 +80,9 @@ async fn one_loop(
         match w.op {
             "get-hit" => drop(kv.get(NAMESPACE, &key(n)).await?),
             "get-miss" => drop(kv.get(NAMESPACE, &format!("{id}-missing-{n}")).await?),
-            "set" => kv.set(NAMESPACE, &key(n), value.clone()).await?,
+            "set" => kv.set(NAMESPACE, &key(n), fresh(n)).await?,
             "exists" => drop(kv.exists(NAMESPACE, &key(n)).await?),
-            "delete" => kv.delete(NAMESPACE, &key(n)).await?,
+            "delete" => kv.delete(NAMESPACE, &doomed_key(n)).await?,
             "increment" => drop(kv.increment(NAMESPACE, &ctr, 1, CounterRange::U64).await?),
             "cas" => {
                 let old = counter::encode(n.into());
@@ -78,7 +91,10 @@ async fn one_loop(
                     .await?;
             }
             "get-many" => drop(kv.get_many(NAMESPACE, &names).await?),
-            "set-many" => kv.set_many(NAMESPACE, pairs.clone()).await?,
+            "set-many" => {
+                let pairs = names.iter().map(|k| (k.clone(), fresh(n))).collect();
+                kv.set_many(NAMESPACE, pairs).await?
+            }
             other => bail!("unknown op {other}"),
         }
         times.push(t.elapsed().as_nanos() as u64);
@@ -86,6 +102,20 @@ async fn one_loop(
     let total = start.elapsed().as_nanos();
     times.sort_unstable();
     Ok((total, percentile(&times, 0.5), percentile(&times, 0.99)))
+}
+
+/// Stamps a value's first bytes with a number unique to this process and
+/// iteration, so no write stores the bytes its key already holds. (SQLite
+/// skips rewriting a page whose bytes an update leaves unchanged; re-setting
+/// one value would time commits that write nothing.)
+fn stamper() -> impl Fn(&mut [u8], u64) {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed) << 40;
+    move |bytes, n| {
+        let stamp = (run | n).to_le_bytes();
+        let len = bytes.len().min(stamp.len());
+        bytes[..len].copy_from_slice(&stamp[..len]);
+    }
 }
 
 /// A backend behind an `Arc`, as every row wants it.

@@ -4,7 +4,7 @@
 
 use std::fmt::Debug;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Distinct keys per instance; loops cycle through them.
 pub const KEYSPACE: u64 = 1000;
@@ -51,17 +51,53 @@ impl Request {
         format!("{}-k{}", self.instance, n % KEYSPACE)
     }
 
+    /// The key iteration `n` of a `delete` loop removes: one per iteration,
+    /// so every timed delete removes a key that is there.
+    pub fn doomed_key(&self, n: u64) -> String {
+        format!("{}-d{n}", self.instance)
+    }
+
     /// Whether the timed loop reads keys that setup must write first.
     pub fn needs_keys(&self) -> bool {
-        matches!(
-            self.op.as_str(),
-            "get-hit" | "exists" | "delete" | "get-many"
-        )
+        matches!(self.op.as_str(), "get-hit" | "exists" | "get-many")
     }
 
     /// How many keys setup writes.
     pub fn setup_keys(&self) -> u64 {
         self.iters.clamp(BATCH, KEYSPACE)
+    }
+}
+
+/// Makes every write store bytes the key did not hold before.
+///
+/// SQLite does not rewrite a page when an update leaves its bytes as they
+/// were, so a loop re-setting the same value would time commits that write
+/// nothing. A stamp unique to this run and iteration goes in each value's
+/// first bytes.
+pub struct Stamper {
+    nonce: u64,
+}
+
+impl Stamper {
+    /// A stamper whose stamps differ from any earlier run's.
+    pub fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Self { nonce: nanos }
+    }
+
+    /// Stamps `value` for iteration `n`.
+    pub fn stamp(&self, value: &mut [u8], n: u64) {
+        let stamp = self.nonce.wrapping_add(n).to_le_bytes();
+        let len = value.len().min(stamp.len());
+        value[..len].copy_from_slice(&stamp[..len]);
+    }
+}
+
+impl Default for Stamper {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
