@@ -56,10 +56,18 @@ impl Backend for MemoryBackend {
     }
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
-        self.lock()
-            .entry(namespace.to_string())
-            .or_default()
-            .insert(key.to_string(), value);
+        let mut data = self.lock();
+        // Overwrites (the common case) allocate no new key strings.
+        match data.get_mut(namespace) {
+            Some(ns) => match ns.get_mut(key) {
+                Some(slot) => *slot = value,
+                None => drop(ns.insert(key.to_string(), value)),
+            },
+            None => drop(data.insert(
+                namespace.to_string(),
+                BTreeMap::from([(key.to_string(), value)]),
+            )),
+        }
         Ok(())
     }
 

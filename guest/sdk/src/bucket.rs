@@ -1,3 +1,5 @@
+use std::cell::OnceCell;
+
 use crate::bindings::wasi::keyvalue::{atomic, batch, readwrite, types};
 use crate::error::Error;
 use crate::stream::{ValueReader, ValueWriter};
@@ -8,13 +10,23 @@ use crate::stream::{ValueReader, ValueWriter};
 /// the store, sees the same data.
 pub struct Bucket {
     raw: types::Bucket,
+    /// One value handle reused by every small [`Bucket::set`]: wasmkv's
+    /// `outgoing-value-write-body-sync` replaces the body, so reuse saves
+    /// two of a set's four host calls (creating and dropping the handle).
+    scratch: OnceCell<types::OutgoingValue>,
 }
+
+/// Values up to this size go through the reused handle; larger ones get a
+/// handle of their own, dropped at once, so the host does not keep a big
+/// body alive between sets.
+const REUSE_MAX_BYTES: usize = 64 * 1024;
 
 impl Bucket {
     /// Opens bucket `name`; fails when the host has not granted it.
     pub fn open(name: &str) -> Result<Bucket, Error> {
         Ok(Bucket {
             raw: types::Bucket::open_bucket(name)?,
+            scratch: OnceCell::new(),
         })
     }
 
@@ -35,8 +47,15 @@ impl Bucket {
 
     /// Stores `value` under `key`, replacing what was there.
     pub fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
-        let outgoing = OutgoingValue::from_bytes(value)?;
-        self.set_value(key, &outgoing)
+        if value.len() > REUSE_MAX_BYTES {
+            let outgoing = OutgoingValue::from_bytes(value)?;
+            return self.set_value(key, &outgoing);
+        }
+        let scratch = self
+            .scratch
+            .get_or_init(types::OutgoingValue::new_outgoing_value);
+        scratch.outgoing_value_write_body_sync(value)?;
+        Ok(readwrite::set(&self.raw, key, scratch)?)
     }
 
     /// Stores a value built with [`OutgoingValue`] (e.g. streamed through
