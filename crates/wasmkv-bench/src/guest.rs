@@ -227,6 +227,9 @@ fn parse(stdout: &MemoryOutputPipe) -> wasmtime::Result<Loop> {
     };
     Ok(match (field("ns"), field("p50"), field("p99")) {
         (Some(ns), Some(p50), Some(p99)) => Ok((ns as u128, p50, p99)),
+        _ if text.starts_with("not offered") => {
+            Err(anyhow::anyhow!("not offered by this guest's API"))
+        }
         _ => Err(anyhow::anyhow!("guest said: {text:?}")),
     })
 }

@@ -130,7 +130,7 @@ pub fn finish<E: Debug>(op: &str, result: Result<Option<String>, E>) -> ExitCode
             ExitCode::SUCCESS
         }
         Ok(None) => {
-            eprintln!("unknown op {op}");
+            println!("not offered: {op}");
             ExitCode::from(2)
         }
         Err(e) => {
