@@ -469,6 +469,35 @@ pub fn run_all(h: &mut Harness) {
             Ok(())
         },
     );
+    h.check(
+        "set-many again stores each batch's own values, big and small, past 128 items",
+        || {
+            let b = fresh()?;
+            // The SDK reuses value handles between batches: a second batch
+            // with shorter values must not keep bytes of the first.
+            let first: Vec<(String, Vec<u8>)> = (0..150)
+                .map(|i| (format!("k{i:03}"), pattern(200, i as u8)))
+                .collect();
+            b.set_many(&first).step("first set-many")?;
+            let mut second: Vec<(String, Vec<u8>)> = (0..150)
+                .map(|i| (format!("k{i:03}"), vec![i as u8; i % 3]))
+                .collect();
+            second[5].1 = pattern(100_000, 7);
+            second[140].1 = pattern(70_000, 9);
+            b.set_many(&second).step("second set-many")?;
+            let keys: Vec<&str> = second.iter().map(|(k, _)| k.as_str()).collect();
+            let got = b.get_many(&keys).step("get-many")?;
+            for ((key, want), got) in second.iter().zip(got) {
+                ensure!(
+                    got.as_deref() == Some(&want[..]),
+                    "{key}: {} bytes, want {}",
+                    got.map_or(0, |g| g.len()),
+                    want.len()
+                );
+            }
+            Ok(())
+        },
+    );
     h.check("set-many with one invalid key writes nothing", || {
         let b = fresh()?;
         expect_error(

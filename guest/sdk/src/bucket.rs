@@ -1,4 +1,4 @@
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
 use crate::bindings::wasi::keyvalue::{atomic, batch, readwrite, types};
 use crate::error::Error;
@@ -14,6 +14,9 @@ pub struct Bucket {
     /// `outgoing-value-write-body-sync` replaces the body, so reuse saves
     /// two of a set's four host calls (creating and dropping the handle).
     scratch: OnceCell<types::OutgoingValue>,
+    /// Value handles reused by [`Bucket::set_many`], for the same reason:
+    /// a pooled value costs one host call (the write) instead of three.
+    batch_pool: RefCell<Vec<types::OutgoingValue>>,
 }
 
 /// Values up to this size go through the reused handle; larger ones get a
@@ -21,12 +24,22 @@ pub struct Bucket {
 /// body alive between sets.
 const REUSE_MAX_BYTES: usize = 64 * 1024;
 
+/// Most handles [`Bucket::set_many`] keeps for reuse; a larger batch gets
+/// fresh handles for the rest.
+const POOL_MAX_HANDLES: usize = 128;
+
+/// Largest value [`Bucket::set_many`] writes through a pooled handle. The host
+/// keeps each pooled handle's last body until it is rewritten, so a bucket
+/// holds at most 128 × 8 KiB = 1 MiB there between batches.
+const POOL_MAX_VALUE_BYTES: usize = 8 * 1024;
+
 impl Bucket {
     /// Opens bucket `name`; fails when the host has not granted it.
     pub fn open(name: &str) -> Result<Bucket, Error> {
         Ok(Bucket {
             raw: types::Bucket::open_bucket(name)?,
             scratch: OnceCell::new(),
+            batch_pool: RefCell::new(Vec::new()),
         })
     }
 
@@ -97,15 +110,41 @@ impl Bucket {
 
     /// Stores every `(key, value)` pair in one call.
     pub fn set_many<K: AsRef<str>, V: AsRef<[u8]>>(&self, items: &[(K, V)]) -> Result<(), Error> {
-        let values = items
+        let mut pool = self.batch_pool.borrow_mut();
+        // Which items go through a pooled handle: small ones, in order, while
+        // the pool's handles last. The rest get handles of their own.
+        let pooled: Vec<bool> = items
             .iter()
-            .map(|(_, v)| OutgoingValue::from_bytes(v.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let pairs: Vec<(String, &types::OutgoingValue)> = items
-            .iter()
-            .zip(&values)
-            .map(|((k, _), v)| (k.as_ref().to_string(), &v.raw))
+            .scan(0usize, |used, (_, v)| {
+                let fits = *used < POOL_MAX_HANDLES && v.as_ref().len() <= POOL_MAX_VALUE_BYTES;
+                *used += usize::from(fits);
+                Some(fits)
+            })
             .collect();
+        let wanted = pooled.iter().filter(|&&p| p).count();
+        while pool.len() < wanted {
+            pool.push(types::OutgoingValue::new_outgoing_value());
+        }
+        let mut own = Vec::new();
+        for ((_, v), &in_pool) in items.iter().zip(&pooled) {
+            if !in_pool {
+                own.push(OutgoingValue::from_bytes(v.as_ref())?);
+            }
+        }
+        let (mut next_pooled, mut next_own) = (pool.iter(), own.iter().map(|v| &v.raw));
+        let mut pairs: Vec<(String, &types::OutgoingValue)> = Vec::with_capacity(items.len());
+        for ((k, v), &in_pool) in items.iter().zip(&pooled) {
+            let handle = if in_pool {
+                let handle = next_pooled
+                    .next()
+                    .expect("the pool holds a handle per pooled item");
+                handle.outgoing_value_write_body_sync(v.as_ref())?;
+                handle
+            } else {
+                next_own.next().expect("one own handle per other item")
+            };
+            pairs.push((k.as_ref().to_string(), handle));
+        }
         Ok(batch::set_many(&self.raw, &pairs)?)
     }
 
