@@ -13,11 +13,17 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// What is logged when `WASMKV_LOG` is unset. The compiled-code cache only
+/// saves time: when two wasmkv processes compile the same component at once,
+/// the one that loses the race to store it gets a wasmtime warning although
+/// the other's copy is already in place, so cache warnings are not shown.
+const DEFAULT_LOG: &str = "warn,wasmtime_internal_cache=error";
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WASMKV_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .init();
