@@ -2,15 +2,14 @@
 //! Rust: the floor the wasm rows are compared with.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use bench_loop::{KEYSPACE, Stamper};
 use wasmkv_backend::{Backend, Bytes, CounterRange, SharedBackend, counter};
 
 use crate::workload::{BATCH, Sample, Workload, median, percentile};
 
-const KEYSPACE: u64 = 1000;
 const NAMESPACE: &str = "bench";
 
 /// Runs `iters` operations in each of `w.concurrency` tasks at once.
@@ -66,11 +65,11 @@ async fn one_loop(
         "cas" => kv.set(NAMESPACE, &ctr, Bytes::from_static(b"0")).await?,
         _ => {}
     }
-    let stamp = stamper();
-    // A new value per write, as the guests make: see `stamper`.
+    let stamper = Stamper::new();
+    // A new value per write, as the guests make: see `Stamper`.
     let fresh = |n: u64| {
         let mut bytes = value.to_vec();
-        stamp(&mut bytes, n);
+        stamper.stamp(&mut bytes, n);
         Bytes::from(bytes)
     };
     let mut times = Vec::with_capacity(iters as usize);
@@ -102,20 +101,6 @@ async fn one_loop(
     let total = start.elapsed().as_nanos();
     times.sort_unstable();
     Ok((total, percentile(&times, 0.5), percentile(&times, 0.99)))
-}
-
-/// Stamps a value's first bytes with a number unique to this process and
-/// iteration, so no write stores the bytes its key already holds. (SQLite
-/// skips rewriting a page whose bytes an update leaves unchanged; re-setting
-/// one value would time commits that write nothing.)
-fn stamper() -> impl Fn(&mut [u8], u64) {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    let run = RUNS.fetch_add(1, Ordering::Relaxed) << 40;
-    move |bytes, n| {
-        let stamp = (run | n).to_le_bytes();
-        let len = bytes.len().min(stamp.len());
-        bytes[..len].copy_from_slice(&stamp[..len]);
-    }
 }
 
 /// A backend behind an `Arc`, as every row wants it.

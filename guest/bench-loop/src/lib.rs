@@ -1,6 +1,7 @@
 //! What the bench guests share: `NAME OP BUCKET VALUE_BYTES ITERS INSTANCE`
 //! on the command line, a loop timing each operation with the monotonic
 //! clock, and one output line `ns=TOTAL p50=NS p99=NS` for wasmkv-bench.
+//! wasmkv-bench's native loops use the same key space and [`Stamper`].
 
 use std::fmt::Debug;
 use std::process::ExitCode;

@@ -110,41 +110,40 @@ impl Bucket {
 
     /// Stores every `(key, value)` pair in one call.
     pub fn set_many<K: AsRef<str>, V: AsRef<[u8]>>(&self, items: &[(K, V)]) -> Result<(), Error> {
-        let mut pool = self.batch_pool.borrow_mut();
-        // Which items go through a pooled handle: small ones, in order, while
-        // the pool's handles last. The rest get handles of their own.
-        let pooled: Vec<bool> = items
-            .iter()
-            .scan(0usize, |used, (_, v)| {
-                let fits = *used < POOL_MAX_HANDLES && v.as_ref().len() <= POOL_MAX_VALUE_BYTES;
-                *used += usize::from(fits);
-                Some(fits)
-            })
-            .collect();
-        let wanted = pooled.iter().filter(|&&p| p).count();
-        while pool.len() < wanted {
-            pool.push(types::OutgoingValue::new_outgoing_value());
+        /// Where one item's value was written.
+        enum Slot {
+            Pooled(usize),
+            Own(OutgoingValue),
         }
-        let mut own = Vec::new();
-        for ((_, v), &in_pool) in items.iter().zip(&pooled) {
-            if !in_pool {
-                own.push(OutgoingValue::from_bytes(v.as_ref())?);
+        let mut pool = self.batch_pool.borrow_mut();
+        // Small values go through pooled handles, in order, while the pool's
+        // handles last; the rest get handles of their own.
+        let mut slots = Vec::with_capacity(items.len());
+        let mut used = 0;
+        for (_, value) in items {
+            let value = value.as_ref();
+            if used < POOL_MAX_HANDLES && value.len() <= POOL_MAX_VALUE_BYTES {
+                if used == pool.len() {
+                    pool.push(types::OutgoingValue::new_outgoing_value());
+                }
+                pool[used].outgoing_value_write_body_sync(value)?;
+                slots.push(Slot::Pooled(used));
+                used += 1;
+            } else {
+                slots.push(Slot::Own(OutgoingValue::from_bytes(value)?));
             }
         }
-        let (mut next_pooled, mut next_own) = (pool.iter(), own.iter().map(|v| &v.raw));
-        let mut pairs: Vec<(String, &types::OutgoingValue)> = Vec::with_capacity(items.len());
-        for ((k, v), &in_pool) in items.iter().zip(&pooled) {
-            let handle = if in_pool {
-                let handle = next_pooled
-                    .next()
-                    .expect("the pool holds a handle per pooled item");
-                handle.outgoing_value_write_body_sync(v.as_ref())?;
-                handle
-            } else {
-                next_own.next().expect("one own handle per other item")
-            };
-            pairs.push((k.as_ref().to_string(), handle));
-        }
+        let pairs: Vec<(String, &types::OutgoingValue)> = items
+            .iter()
+            .zip(&slots)
+            .map(|((key, _), slot)| {
+                let handle = match slot {
+                    Slot::Pooled(i) => &pool[*i],
+                    Slot::Own(value) => &value.raw,
+                };
+                (key.as_ref().to_string(), handle)
+            })
+            .collect();
         Ok(batch::set_many(&self.raw, &pairs)?)
     }
 
