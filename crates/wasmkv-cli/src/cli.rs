@@ -18,6 +18,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a component (a `wasi:cli/run` command) with keyvalue storage.
     Run(RunArgs),
+    /// Serve an HTTP handler component (`wasi:http/incoming-handler`), a
+    /// fresh instance per request, every request on the same stores.
+    Serve(ServeArgs),
     /// Look at and move a store's data without writing a component.
     Kv(KvArgs),
 }
@@ -42,13 +45,9 @@ pub struct StoreArgs {
     pub config: Option<PathBuf>,
 }
 
-/// `wasmkv run`'s options.
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub store: StoreArgs,
-
+/// What every instance gets, in `run` and in each request of `serve`.
+#[derive(Args, Debug, Clone)]
+pub struct InstanceArgs {
     /// Give the component a host directory, at GUEST (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     pub dirs: Vec<String>,
@@ -59,19 +58,40 @@ pub struct RunArgs {
     pub envs: Vec<String>,
 
     /// Cap each of the component's linear memories, e.g. 64MiB; growing past
-    /// it stops the component (exit 123).
+    /// it stops the component (run: exit 123; serve: that request gets 500).
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<bytesize::ByteSize>,
+
+    /// Most live resources (buckets, values, streams, errors, WASI handles)
+    /// the component may hold at once; one more stops it (run: exit 122;
+    /// serve: that request gets 500).
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub max_resources: usize,
+}
+
+impl InstanceArgs {
+    /// `--max-memory` in bytes, as wasmtime's limiter counts them.
+    pub fn max_memory_bytes(&self) -> Option<usize> {
+        self.max_memory
+            .map(|size| usize::try_from(size.as_u64()).unwrap_or(usize::MAX))
+    }
+}
+
+/// `wasmkv run`'s options.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub instance: InstanceArgs,
 
     /// Stop the component after this much wall-clock time, e.g. 30s or 500ms
     /// (exit 124), whether it is computing or waiting on the host.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<humantime::Duration>,
-
-    /// Most live resources (buckets, values, streams, errors, WASI handles)
-    /// the component may hold at once; one more stops it (exit 122).
-    #[arg(long, value_name = "N", default_value_t = 50_000)]
-    pub max_resources: usize,
 
     /// The component to run (.wasm).
     #[arg(value_name = "COMPONENT")]
@@ -84,6 +104,52 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<String>,
+}
+
+/// `wasmkv serve`'s options.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub instance: InstanceArgs,
+
+    /// Listen here; port 0 picks a free port (the address is printed).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+
+    /// Answer 504 when a request has not been answered after this long,
+    /// e.g. 30s or 500ms, and stop its instance, busy or waiting.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
+
+    /// Most requests handled at once; more wait in a queue.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrency: u32,
+
+    /// Most requests waiting for a slot; one more gets 503 at once. A
+    /// waiting request also gets 503 when --timeout passes before it starts.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_queued: usize,
+
+    /// Let handlers send outgoing HTTP requests to HOST (any port) or
+    /// HOST:PORT; `*` allows any. Repeatable. Without it every outgoing
+    /// request is denied.
+    #[arg(long = "allow-outbound", value_name = "HOST[:PORT]")]
+    pub allow_outbound: Vec<String>,
+
+    /// On SIGINT or SIGTERM, how long in-flight requests may take to finish
+    /// before wasmkv exits anyway.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub shutdown_timeout: humantime::Duration,
+
+    /// The HTTP handler component to serve (.wasm).
+    #[arg(value_name = "COMPONENT")]
+    pub component: PathBuf,
 }
 
 /// `wasmkv kv`'s options: the stores, then one admin command.

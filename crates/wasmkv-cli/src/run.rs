@@ -1,42 +1,20 @@
 //! `wasmkv run`: wires config → engine → wasmtime and runs one component.
 
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use wasmkv_host::{WasmKv, WasmKvCtx, WasmKvView};
-use wasmtime::component::{Component, Linker, ResourceTable, ResourceTableError};
+use anyhow::bail;
+use wasmtime::component::{Linker, ResourceTableError};
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::Command;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::cli::RunArgs;
+use crate::component::{self, Kind};
 use crate::config::Setup;
 use crate::exit;
-use crate::guest_limits::{MemoryCap, MemoryLimitExceeded};
-
-/// The store data of one running component.
-struct Host {
-    table: ResourceTable,
-    wasi: WasiCtx,
-    kv: WasmKvCtx,
-    memory: MemoryCap,
-}
-
-impl WasiView for Host {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasmKvView for Host {
-    fn keyvalue(&mut self) -> WasmKv<'_> {
-        WasmKv::new(&self.kv, &mut self.table)
-    }
-}
+use crate::guest_limits::MemoryLimitExceeded;
+use crate::host::{self, Host};
+use crate::outbound::OutboundPolicy;
 
 /// Runs the component and returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
@@ -66,27 +44,24 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let setup = Setup::load(&args.store)?;
     let kv_engine = setup.build_engine().await?;
 
-    let engine = wasm_engine(args.timeout.is_some())?;
-    let component = load_component(&engine, &args.component)?;
+    let engine = Engine::new(&component::base_config(args.timeout.is_some()))?;
+    let component = component::load(&engine, &args.component)?;
+    if component::kind(&engine, &component) == Kind::HttpHandler {
+        bail!(
+            "{} is an HTTP handler (it exports wasi:http/incoming-handler, not wasi:cli/run); serve it with `wasmkv serve {}`",
+            args.component.display(),
+            args.component.display()
+        );
+    }
 
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmkv_host::add_to_linker(&mut linker)?;
 
     let wasi = wasi_ctx(args)?;
-    let mut table = ResourceTable::new();
-    table.set_max_capacity(args.max_resources);
-    let max_memory = args
-        .max_memory
-        .map(|size| usize::try_from(size.as_u64()).unwrap_or(usize::MAX));
     let mut store = Store::new(
         &engine,
-        Host {
-            table,
-            wasi,
-            kv: WasmKvCtx::new(kv_engine),
-            memory: MemoryCap::new(max_memory),
-        },
+        Host::new(kv_engine, &args.instance, wasi, OutboundPolicy::deny_all()),
     );
     store.limiter(|host| &mut host.memory);
     let ticker = args.timeout.map(|_| {
@@ -104,7 +79,7 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     });
     let command = Command::instantiate_async(&mut store, &component, &linker)
         .await
-        .map_err(|e| link_error(&args.component, e.into()))?;
+        .map_err(|e| component::link_error(&args.component, e.into()))?;
     Ok(Prepared {
         store,
         command,
@@ -146,7 +121,7 @@ async fn execute(mut prepared: Prepared, args: &RunArgs) -> i32 {
             if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
                 exit::report(&anyhow::anyhow!(
                     "the component held more than --max-resources ({}) live resources and was stopped",
-                    args.max_resources
+                    args.instance.max_resources
                 ));
                 return exit::RESOURCE_LIMIT;
             }
@@ -156,53 +131,8 @@ async fn execute(mut prepared: Prepared, args: &RunArgs) -> i32 {
     }
 }
 
-fn wasm_engine(interruptible: bool) -> anyhow::Result<Engine> {
-    let mut config = wasmtime::Config::new();
-    config.wasm_component_model(true);
-    config.epoch_interruption(interruptible);
-    // Compiled code is cached on disk, so running the same component again
-    // starts in milliseconds instead of recompiling it.
-    if let Ok(cache) = wasmtime::Cache::from_file(None) {
-        config.cache(Some(cache));
-    }
-    Ok(Engine::new(&config)?)
-}
-
-fn load_component(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
-    if !path.exists() {
-        bail!(
-            "component file {} not found; build it first or check the path",
-            path.display()
-        );
-    }
-    Component::from_file(engine, path)
-        .map_err(anyhow::Error::from)
-        .with_context(|| {
-        format!(
-            "{} is not a WebAssembly component (a core module needs `wasm-tools component new`, or build for wasm32-wasip2)",
-            path.display()
-        )
-    })
-}
-
-/// Rewords wasmtime's link failure so it names the missing import and the fix.
-fn link_error(path: &Path, error: anyhow::Error) -> anyhow::Error {
-    let message = format!("{error:#}");
-    if let Some(rest) = message.split("component imports ").nth(1) {
-        let what = rest
-            .split(", but a matching implementation was not found")
-            .next()
-            .unwrap_or(rest);
-        return anyhow::anyhow!(
-            "{} cannot be linked: it imports {what}, which wasmkv does not provide (wasmkv provides wasi:keyvalue as the seed world on wasi:io@0.2.0-rc-2023-11-10, @0.2.0-draft and @0.2.0-draft2, and wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, wasi:sockets 0.2.x)",
-            path.display()
-        );
-    }
-    error.context(format!("{} cannot be instantiated", path.display()))
-}
-
-fn wasi_ctx(args: &RunArgs) -> anyhow::Result<WasiCtx> {
-    let mut builder = WasiCtx::builder();
+fn wasi_ctx(args: &RunArgs) -> anyhow::Result<wasmtime_wasi::WasiCtx> {
+    let mut builder = host::wasi_builder(&args.instance)?;
     builder.inherit_stdio();
     let program = args
         .component
@@ -211,22 +141,5 @@ fn wasi_ctx(args: &RunArgs) -> anyhow::Result<WasiCtx> {
         .unwrap_or_default();
     builder.arg(program);
     builder.args(&args.args);
-    for env in &args.envs {
-        match env.split_once('=') {
-            Some((name, value)) => builder.env(name, value),
-            None => {
-                let value = std::env::var(env)
-                    .with_context(|| format!("--env {env}: not set in wasmkv's environment"))?;
-                builder.env(env, value)
-            }
-        };
-    }
-    for dir in &args.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
-        builder
-            .preopened_dir(host, guest, FsPerms::ReadWrite)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("--dir {dir}: cannot open host directory {host}"))?;
-    }
     Ok(builder.build())
 }

@@ -20,6 +20,8 @@
 
 mod bucket;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod stream;
 
 /// The raw bindings generated from the seed WIT, for anything this crate

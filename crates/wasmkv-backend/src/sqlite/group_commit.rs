@@ -29,10 +29,22 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
 
-/// The handle writes are sent through; the thread ends when it is dropped.
+/// The handle writes are sent through. Dropping it closes the queue and
+/// waits for the thread to commit what was already queued, so closing a
+/// store never strands a write that is still waiting for its group.
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     store: String,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Writer {
@@ -40,10 +52,14 @@ impl Writer {
     pub(super) fn start(conn: Connection, store: String) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel();
         let name = store.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("wasmkv-sqlite-writer".into())
             .spawn(move || write_groups(conn, queue, &name))?;
-        Ok(Self { jobs, store })
+        Ok(Self {
+            jobs: Some(jobs),
+            thread: Some(thread),
+            store,
+        })
     }
 
     /// Queues `op` for the next group and waits until that group is durable.
@@ -59,7 +75,8 @@ impl Writer {
             reply,
             store: self.store.clone(),
         });
-        if self.jobs.send(job).is_err() {
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
+        if !matches!(sent, Some(Ok(()))) {
             return Err(BackendError::unavailable(
                 &self.store,
                 "the writer thread has stopped",

@@ -1,0 +1,140 @@
+//! One access-log line per request (method, path, status, bytes, duration),
+//! written when the response body has been sent or abandoned, so the
+//! duration and byte count are what the client actually got.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::{Request, StatusCode};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The target access lines are logged under; `WASMKV_LOG` filters it.
+pub const TARGET: &str = "wasmkv::access";
+
+/// What is known of a request when it arrives.
+pub struct AccessLog {
+    method: String,
+    path: String,
+    started: Instant,
+}
+
+impl AccessLog {
+    /// Notes the request line and the time.
+    pub fn start<B>(request: &Request<B>) -> Self {
+        Self {
+            method: request.method().to_string(),
+            path: request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".to_string()),
+            started: Instant::now(),
+        }
+    }
+
+    /// The request method, for other log lines about this request.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request path and query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// A response body that counts what it sends and logs the request's line
+/// when it is finished or dropped.
+pub struct LoggedBody {
+    inner: HyperOutgoingBody,
+    log: Option<AccessLog>,
+    status: StatusCode,
+    /// The `content-length` of the response, when it has one: hyper stops
+    /// polling once that many bytes are out, without waiting for the end.
+    expected: Option<u64>,
+    bytes: u64,
+    failed: bool,
+}
+
+impl LoggedBody {
+    /// Wraps `inner`, the body of a response with `status` and
+    /// `content_length`.
+    pub fn new(
+        inner: HyperOutgoingBody,
+        status: StatusCode,
+        content_length: Option<u64>,
+        log: AccessLog,
+    ) -> Self {
+        Self {
+            inner,
+            log: Some(log),
+            status,
+            expected: content_length,
+            bytes: 0,
+            failed: false,
+        }
+    }
+
+    fn write_line(&mut self) {
+        if let Some(log) = self.log.take() {
+            let micros = log.started.elapsed().as_micros();
+            let ms = format!("{}.{:03}", micros / 1000, micros % 1000);
+            let outcome = if self.failed { " (body aborted)" } else { "" };
+            tracing::info!(
+                target: TARGET,
+                "{} {} {} {}B {ms}ms{outcome}",
+                log.method,
+                log.path,
+                self.status.as_u16(),
+                self.bytes,
+            );
+        }
+    }
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = <HyperOutgoingBody as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.bytes += data.len() as u64;
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                self.failed = true;
+                self.write_line();
+            }
+            Poll::Ready(None) => self.write_line(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        let complete = self.inner.is_end_stream() || self.expected == Some(self.bytes);
+        if self.log.is_some() && !complete {
+            self.failed = true;
+        }
+        self.write_line();
+    }
+}

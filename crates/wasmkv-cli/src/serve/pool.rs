@@ -1,0 +1,60 @@
+//! The wasmtime engine `serve` compiles for: the pooling allocator, sized
+//! for `--max-concurrency`, so a request's instance takes preallocated
+//! slots instead of fresh mappings; the on-demand allocator when the pool
+//! cannot be set up on this machine.
+
+use std::path::Path;
+
+use wasmtime::component::Component;
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::component;
+
+/// Room per request for the core instances, memories and tables a
+/// component made by the usual toolchains holds (its module, the WASI
+/// adapter and the shims between them), with margin.
+const CORE_INSTANCES_PER_REQUEST: u32 = 16;
+const MEMORIES_PER_REQUEST: u32 = 2;
+const TABLES_PER_REQUEST: u32 = 8;
+
+/// Compiles `path` for an engine that can run `concurrency` instances at
+/// once (plus one to check it instantiates at startup).
+pub fn compile(
+    path: &Path,
+    interruptible: bool,
+    concurrency: u32,
+    max_memory: Option<usize>,
+) -> anyhow::Result<(Engine, Component)> {
+    let mut config = component::base_config(interruptible);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+        concurrency.saturating_add(1),
+        max_memory,
+    )));
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
+        Err(e) => {
+            tracing::info!(
+                target: "wasmkv::serve",
+                "the pooling allocator is not available here ({e}); instances are allocated on demand"
+            );
+            Engine::new(&component::base_config(interruptible))?
+        }
+    };
+    let component = component::load(&engine, path)?;
+    Ok((engine, component))
+}
+
+fn pooling(instances: u32, max_memory: Option<usize>) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_REQUEST))
+        .total_memories(instances.saturating_mul(MEMORIES_PER_REQUEST))
+        .total_tables(instances.saturating_mul(TABLES_PER_REQUEST))
+        .total_stacks(instances)
+        .max_tables_per_module(TABLES_PER_REQUEST)
+        .max_memories_per_module(MEMORIES_PER_REQUEST);
+    if let Some(max) = max_memory {
+        pool.max_memory_size(max);
+    }
+    pool
+}
