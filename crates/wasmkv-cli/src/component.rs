@@ -2,6 +2,7 @@
 //! component it is, and link failures reworded to name the fix.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use wasmtime::Engine;
@@ -50,6 +51,29 @@ pub fn base_config(interruptible: bool) -> wasmtime::Config {
         config.cache(Some(cache));
     }
     config
+}
+
+/// How often the epoch ticks when guests are interruptible: a guest busy
+/// in wasm yields this often, so its deadline can stop it.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] until the engine is gone.
+/// A thread of its own, not an async task: a guest spinning in wasm holds
+/// its runtime worker until the epoch moves, and a ticker task queued behind
+/// it on that worker would never run.
+pub fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("wasmkv-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .context("cannot start the epoch ticker thread")?;
+    Ok(())
 }
 
 /// Reads and compiles the component at `path`.

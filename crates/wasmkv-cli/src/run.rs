@@ -1,7 +1,5 @@
 //! `wasmkv run`: wires config → engine → wasmtime and runs one component.
 
-use std::time::Duration;
-
 use anyhow::bail;
 use wasmtime::component::{Linker, ResourceTableError};
 use wasmtime::{Engine, Store};
@@ -33,12 +31,7 @@ pub fn main(args: RunArgs) -> i32 {
 struct Prepared {
     store: Store<Host>,
     command: Command,
-    /// Advances the epoch while `--timeout` is set, so a busy guest yields.
-    ticker: Option<tokio::task::JoinHandle<()>>,
 }
-
-/// How often a guest under `--timeout` yields to let the clock be checked.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let setup = Setup::load(&args.store)?;
@@ -64,27 +57,17 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
         Host::new(kv_engine, &args.instance, wasi, OutboundPolicy::deny_all()),
     );
     store.limiter(|host| &mut host.memory);
-    let ticker = args.timeout.map(|_| {
+    if args.timeout.is_some() {
         // Every tick ends the guest's slice: it yields to the runtime, which
         // can then see that --timeout has passed.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(EPOCH_TICK).await;
-                engine.increment_epoch();
-            }
-        })
-    });
+        component::start_epoch_ticker(&engine)?;
+    }
     let command = Command::instantiate_async(&mut store, &component, &linker)
         .await
         .map_err(|e| component::link_error(&args.component, e.into()))?;
-    Ok(Prepared {
-        store,
-        command,
-        ticker,
-    })
+    Ok(Prepared { store, command })
 }
 
 async fn execute(mut prepared: Prepared, args: &RunArgs) -> i32 {
@@ -104,9 +87,6 @@ async fn execute(mut prepared: Prepared, args: &RunArgs) -> i32 {
         },
         None => run.await,
     };
-    if let Some(ticker) = prepared.ticker {
-        ticker.abort();
-    }
     match result {
         Ok(Ok(())) => 0,
         Ok(Err(())) => 1,

@@ -8,7 +8,6 @@ mod pool;
 mod server;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use wasmtime::component::Linker;
@@ -20,10 +19,6 @@ use crate::config::Setup;
 use crate::exit;
 use crate::host::Host;
 use crate::outbound::OutboundPolicy;
-
-/// How often the epoch ticks while `--timeout` is set: a busy guest yields
-/// this often so its request's deadline can stop it.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Serves until SIGINT or SIGTERM; returns the process exit code.
 pub fn main(args: ServeArgs) -> i32 {
@@ -89,14 +84,7 @@ async fn prepare(
 
     if interruptible {
         // One ticker for the engine, however many requests run.
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(EPOCH_TICK);
-            loop {
-                tick.tick().await;
-                engine.increment_epoch();
-            }
-        });
+        component::start_epoch_ticker(&engine)?;
     }
 
     let listener = tokio::net::TcpListener::bind(&args.addr)

@@ -1,0 +1,323 @@
+//! `wasmkv serve` as users meet it: real servers on free loopback ports, a
+//! real HTTP client, the http-counter example and the http-probe handler,
+//! on every backend.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::http::{Server, get, get_concurrently, runtime};
+use common::{component, run, workdir};
+use wasmkv_test_servers::{RedisCluster, RedisServer};
+
+const CONCURRENT: usize = 200;
+
+/// 200 concurrent hits on one path: every answer is a distinct count from
+/// 1 to 200 (each increment atomic, none lost), and the next hit is 201.
+fn counts_concurrent_hits_exactly(store_flags: &[&str]) {
+    let dir = workdir();
+    let server = Server::start(dir.path(), "http_counter", store_flags);
+    runtime().block_on(async {
+        let answers = get_concurrently(server.addr(), "/hits", CONCURRENT).await;
+        let mut counts = BTreeSet::new();
+        for (status, body) in &answers {
+            assert_eq!(*status, 200, "{body}\nserver:\n{}", server.stderr());
+            counts.insert(body.trim().parse::<u64>().expect(body));
+        }
+        let expected: BTreeSet<u64> = (1..=CONCURRENT as u64).collect();
+        assert_eq!(counts, expected, "each hit must see its own count");
+        assert_eq!(get(server.addr(), "/hits").await, (200, "201\n".into()));
+    });
+}
+
+#[test]
+fn two_hundred_concurrent_hits_on_sqlite_count_exactly() {
+    counts_concurrent_hits_exactly(&[]);
+}
+
+#[test]
+fn two_hundred_concurrent_hits_in_memory_count_exactly() {
+    counts_concurrent_hits_exactly(&["--store", "default=memory:"]);
+}
+
+#[test]
+fn two_hundred_concurrent_hits_on_redis_count_exactly() {
+    let redis = RedisServer::start();
+    let store = format!("default={}", redis.url());
+    counts_concurrent_hits_exactly(&["--store", &store]);
+}
+
+#[test]
+fn two_hundred_concurrent_hits_on_redis_cluster_count_exactly() {
+    let cluster = RedisCluster::start();
+    let store = format!("default={}", cluster.url());
+    counts_concurrent_hits_exactly(&["--store", &store]);
+}
+
+/// Five hits, a clean stop, a new server on the same store: the count goes on.
+fn count_survives_a_restart(dir: &std::path::Path, store_flags: &[&str]) {
+    let mut first = Server::start(dir, "http_counter", store_flags);
+    runtime().block_on(async {
+        for n in 1..=5 {
+            assert_eq!(get(first.addr(), "/r").await, (200, format!("{n}\n")));
+        }
+    });
+    first.stop();
+    let second = Server::start(dir, "http_counter", store_flags);
+    runtime().block_on(async {
+        assert_eq!(get(second.addr(), "/r").await, (200, "6\n".into()));
+    });
+}
+
+#[test]
+fn count_survives_a_restart_on_the_default_sqlite_store() {
+    let dir = workdir();
+    count_survives_a_restart(dir.path(), &[]);
+    assert!(dir.path().join(".wasmkv/default.db").is_file());
+}
+
+#[test]
+fn count_survives_a_restart_on_redis() {
+    let redis = RedisServer::start();
+    let store = format!("default={}", redis.url());
+    count_survives_a_restart(workdir().path(), &["--store", &store]);
+}
+
+/// Two servers on one store, 100 concurrent hits each at the same time:
+/// the total is exact, and the store (read by `wasmkv kv`) agrees.
+fn two_servers_share_one_store(dir: &std::path::Path, store_flags: &[&str]) {
+    let a = Server::start(dir, "http_counter", store_flags);
+    let b = Server::start(dir, "http_counter", store_flags);
+    runtime().block_on(async {
+        let (from_a, from_b) = tokio::join!(
+            get_concurrently(a.addr(), "/shared", CONCURRENT / 2),
+            get_concurrently(b.addr(), "/shared", CONCURRENT / 2),
+        );
+        let mut counts = BTreeSet::new();
+        for (status, body) in from_a.iter().chain(&from_b) {
+            assert_eq!(
+                *status,
+                200,
+                "{body}\nA:\n{}\nB:\n{}",
+                a.stderr(),
+                b.stderr()
+            );
+            counts.insert(body.trim().parse::<u64>().expect(body));
+        }
+        assert_eq!(counts, (1..=CONCURRENT as u64).collect::<BTreeSet<_>>());
+    });
+    let mut args = vec!["kv"];
+    args.extend_from_slice(store_flags);
+    args.extend_from_slice(&["get", "default", "hits:/shared"]);
+    let stored = run(dir, &args).success();
+    assert_eq!(stored.stdout, CONCURRENT.to_string());
+}
+
+#[test]
+fn two_servers_on_one_sqlite_file_count_exactly() {
+    two_servers_share_one_store(workdir().path(), &[]);
+}
+
+#[test]
+fn two_servers_on_one_redis_count_exactly() {
+    let redis = RedisServer::start();
+    let store = format!("default={}", redis.url());
+    two_servers_share_one_store(workdir().path(), &["--store", &store]);
+}
+
+#[test]
+fn a_trapping_request_gets_500_and_the_next_one_is_served() {
+    let dir = workdir();
+    let server = Server::start(dir.path(), "http_probe", &[]);
+    runtime().block_on(async {
+        let (status, body) = get(server.addr(), "/trap").await;
+        assert_eq!(status, 500);
+        assert_eq!(body, "internal server error\n", "no internals in the body");
+        assert_eq!(get(server.addr(), "/ok").await, (200, "ok\n".into()));
+    });
+    let log = server.stderr();
+    assert!(log.contains("GET /trap: the handler trapped"), "{log}");
+    assert!(log.contains("GET /trap 500"), "access log: {log}");
+    assert!(log.contains("GET /ok 200"), "access log: {log}");
+}
+
+#[test]
+fn a_request_past_the_timeout_gets_504_whether_waiting_or_spinning() {
+    let dir = workdir();
+    let server = Server::start(dir.path(), "http_probe", &["--timeout", "500ms"]);
+    runtime().block_on(async {
+        let started = std::time::Instant::now();
+        let (status, body) = get(server.addr(), "/sleep?ms=30000").await;
+        assert_eq!((status, body.as_str()), (504, "the request timed out\n"));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "504 came far too late"
+        );
+        assert_eq!(get(server.addr(), "/spin").await.0, 504);
+        assert_eq!(
+            get(server.addr(), "/sleep?ms=10").await,
+            (200, "slept 10\n".into())
+        );
+    });
+    assert!(
+        server.stderr().contains("ran past --timeout"),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn over_max_concurrency_gets_503_not_a_hang() {
+    let dir = workdir();
+    let server = Server::start(
+        dir.path(),
+        "http_probe",
+        &["--max-concurrency", "1", "--max-queued", "0"],
+    );
+    runtime().block_on(async {
+        let addr = server.addr().to_string();
+        let slow = tokio::spawn(async move { get(&addr, "/sleep?ms=2000").await });
+        // Wait until the slow request holds the only slot.
+        let mut refused = None;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (status, body) = get(server.addr(), "/ok").await;
+            if status == 503 {
+                refused = Some(body);
+                break;
+            }
+        }
+        assert_eq!(refused.as_deref(), Some("server busy, try again later\n"));
+        assert_eq!(slow.await.unwrap(), (200, "slept 2000\n".into()));
+        assert_eq!(get(server.addr(), "/ok").await, (200, "ok\n".into()));
+    });
+}
+
+#[test]
+fn queued_requests_wait_for_a_slot_and_are_served() {
+    let dir = workdir();
+    let server = Server::start(
+        dir.path(),
+        "http_probe",
+        &["--max-concurrency", "1", "--max-queued", "16"],
+    );
+    runtime().block_on(async {
+        let answers = get_concurrently(server.addr(), "/sleep?ms=50", 8).await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    });
+}
+
+#[test]
+fn outbound_http_is_denied_unless_allowed() {
+    let dir = workdir();
+    let target = Server::start(dir.path(), "http_probe", &["--store", "default=memory:"]);
+    let url = format!("/outbound?url=http://{}/ok", target.addr());
+    let denied = Server::start(dir.path(), "http_probe", &["--store", "default=memory:"]);
+    let other_port = Server::start(
+        dir.path(),
+        "http_probe",
+        &[
+            "--store",
+            "default=memory:",
+            "--allow-outbound",
+            "127.0.0.1:1",
+        ],
+    );
+    let allow = format!("127.0.0.1:{}", target.port());
+    let allowed = Server::start(
+        dir.path(),
+        "http_probe",
+        &["--store", "default=memory:", "--allow-outbound", &allow],
+    );
+    runtime().block_on(async {
+        for server in [&denied, &other_port] {
+            let (status, body) = get(server.addr(), &url).await;
+            assert_eq!(status, 502, "{body}");
+            assert!(body.contains("HttpRequestDenied"), "{body}");
+        }
+        assert_eq!(
+            get(allowed.addr(), &url).await,
+            (200, "upstream 200: ok\n".into())
+        );
+    });
+    assert!(
+        denied.stderr().contains("--allow-outbound 127.0.0.1:"),
+        "the denial is logged with the fix: {}",
+        denied.stderr()
+    );
+}
+
+#[test]
+fn sigterm_lets_the_in_flight_request_finish_then_exits_0() {
+    let dir = workdir();
+    let mut server = Server::start(dir.path(), "http_probe", &[]);
+    let addr = server.addr().to_string();
+    let rt = runtime();
+    let slow = rt.spawn(async move { get(&addr, "/sleep?ms=1500").await });
+    // Give the request time to reach the guest.
+    std::thread::sleep(Duration::from_millis(400));
+    server.terminate();
+    assert_eq!(rt.block_on(slow).unwrap(), (200, "slept 1500\n".into()));
+    assert_eq!(
+        server.wait(Duration::from_secs(15)),
+        0,
+        "{}",
+        server.stderr()
+    );
+    let log = server.stderr();
+    assert!(log.contains("SIGTERM: no longer accepting"), "{log}");
+    assert!(log.contains("GET /sleep?ms=1500 200"), "{log}");
+}
+
+#[test]
+fn serve_refuses_a_command_and_run_refuses_a_handler() {
+    let dir = workdir();
+    let command = component("counter");
+    let served = run(
+        dir.path(),
+        &["serve", "--addr", "127.0.0.1:0", command.to_str().unwrap()],
+    );
+    assert_eq!(served.code, 125, "{}", served.stderr);
+    assert!(
+        served.stderr.starts_with("wasmkv: error: "),
+        "{}",
+        served.stderr
+    );
+    assert!(
+        served.stderr.contains("run it with `wasmkv run"),
+        "{}",
+        served.stderr
+    );
+
+    let handler = component("http_counter");
+    let ran = run(dir.path(), &["run", handler.to_str().unwrap()]);
+    assert_eq!(ran.code, 125, "{}", ran.stderr);
+    assert!(ran.stderr.starts_with("wasmkv: error: "), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("serve it with `wasmkv serve"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_bad_listen_address_is_a_startup_error() {
+    let dir = workdir();
+    let handler = component("http_counter");
+    let out = run(
+        dir.path(),
+        &[
+            "serve",
+            "--addr",
+            "not-an-address",
+            handler.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--addr not-an-address"),
+        "{}",
+        out.stderr
+    );
+}
