@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! cargo run --release -p wasmkv-bench -- [--quick] [--json FILE] [--svg FILE]
+//! cargo run --release -p wasmkv-bench -- --http [--quick] [--json FILE] [--svg FILE]
 //! ```
 
 mod guest;
+mod http;
 mod native;
 mod redis_benchmark;
 mod report;
@@ -48,6 +50,17 @@ struct Args {
     /// Only these operations (repeatable), e.g. `--op set --op get-hit`.
     #[arg(long = "op", value_name = "OP")]
     ops: Vec<String>,
+    /// Run the HTTP rows instead: `wasmkv serve` and a host wired as
+    /// `wasmtime serve -S keyvalue`, serving guest/bench-http, driven by wrk.
+    #[arg(long)]
+    http: bool,
+    /// Whole seconds per HTTP measurement (default 1 quick, 3 full).
+    #[arg(long, value_name = "S")]
+    http_seconds: Option<u64>,
+    /// Internal: serve COMPONENT as `wasmtime serve -S keyvalue` would (the
+    /// HTTP rows' comparison host, run as a process of its own).
+    #[arg(long, value_name = "COMPONENT", hide = true)]
+    wasmtime_style_host: Option<PathBuf>,
 }
 
 /// A system measured on one backend.
@@ -235,8 +248,14 @@ fn plan(quick: bool) -> Vec<Workload> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(component) = &args.wasmtime_style_host {
+        return http::wasmtime_style_host::serve(component, "127.0.0.1:0", http::seed_data()).await;
+    }
     let rounds = args.rounds.unwrap_or(if args.quick { 3 } else { 5 }).max(1);
     print_machine();
+    if args.http {
+        return http_main(&args, rounds).await;
+    }
     let bench = Bench::open(&args).await?;
     let started = Instant::now();
     let mut rows = Vec::new();
@@ -304,6 +323,35 @@ async fn main() -> anyhow::Result<()> {
     let noisiest = rows.iter().map(|r| r.spread).fold(1.0, f64::max);
     println!(
         "\n{} rows, {rounds} interleaved rounds each; noisiest row's max/min over rounds: {noisiest:.2}x; {:.0} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        std::fs::write(path, report::svg(&targets))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn http_main(args: &Args, rounds: usize) -> anyhow::Result<()> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let seconds = args.http_seconds.unwrap_or(if args.quick { 1 } else { 3 });
+    let redis = !args.no_redis && which("redis-server").is_some();
+    if !redis {
+        println!("Redis rows skipped (--no-redis, or redis-server not installed)");
+    }
+    let started = Instant::now();
+    let rows =
+        tokio::task::spawn_blocking(move || http::run(&repo, rounds, seconds, redis)).await??;
+    report::print_tables(&rows);
+    let targets = report::http_targets(&rows);
+    report::print_targets(&targets);
+    println!(
+        "\n{} rows, {rounds} interleaved rounds of {seconds} s each (wrk, keep-alive); {:.0} s",
         rows.len(),
         started.elapsed().as_secs_f64()
     );

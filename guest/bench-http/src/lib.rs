@@ -6,6 +6,8 @@
 //! - `/fixed`: a fixed body, no keyvalue call
 //! - `/get`: the value of key `bench-value` (seeded by the benchmark)
 //! - `/incr`: increments key `bench-hits`, answers the count
+//! - `/seed`: sets `bench-value` to 100 bytes (what the comparison host is
+//!   given as its in-memory data)
 
 mod bindings {
     wit_bindgen::generate!({
@@ -35,6 +37,10 @@ impl Handler for Bench {
                     Err(e) => Response::text(500, format!("{e:?}\n")),
                 }
             }
+            "/seed" => match store::open("").and_then(|b| b.set("bench-value", &[b'x'; 100])) {
+                Ok(()) => Response::text(200, "seeded\n"),
+                Err(e) => Response::text(500, format!("{e:?}\n")),
+            },
             _ => Response::text(404, "not found\n"),
         }
     }

@@ -1,0 +1,243 @@
+//! The HTTP rows: `wasmkv serve` (the real binary, on memory, SQLite and
+//! Redis) beside a host wired as `wasmtime serve -S keyvalue` wires it, all
+//! serving the same `guest/bench-http` component, driven by `wrk` at 1, 16
+//! and 64 connections, interleaved round by round.
+
+mod load;
+pub mod wasmtime_style_host;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use wasmkv_test_servers::RedisServer;
+
+use crate::workload::{Row, median};
+
+/// The value `/get` reads: 100 bytes, as the store rows use.
+pub const VALUE_BYTES: usize = 100;
+const CONNECTIONS: [usize; 3] = [1, 16, 64];
+
+/// One server under test; killed when dropped.
+struct Served {
+    name: &'static str,
+    backend: &'static str,
+    addr: String,
+    child: Child,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `child`'s `stream` until a line containing `marker`, returns what
+/// follows it, and keeps draining the pipe so the server never blocks on it.
+fn address_from(pipe: impl Read + Send + 'static, marker: &'static str) -> anyhow::Result<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split(marker).nth(1) {
+                let _ = tx.send(rest.trim().trim_end_matches('/').to_string());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .context("the server did not print its address")
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds the `wasmkv` binary and the bench-http component (release).
+fn build(repo: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let status = Command::new(cargo())
+        .args(["build", "--release", "-p", "wasmkv-cli"])
+        .current_dir(repo)
+        .status()?;
+    if !status.success() {
+        bail!("building wasmkv failed");
+    }
+    let status = Command::new(cargo())
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "bench-http",
+        ])
+        .current_dir(repo.join("guest"))
+        .status()?;
+    if !status.success() {
+        bail!("building guest/bench-http failed (rustup target add wasm32-wasip2?)");
+    }
+    Ok((
+        repo.join("target/release/wasmkv"),
+        repo.join("guest/target/wasm32-wasip2/release/bench_http.wasm"),
+    ))
+}
+
+fn start_wasmkv(
+    wasmkv: &Path,
+    component: &Path,
+    backend: &'static str,
+    url: &str,
+    dir: &Path,
+) -> anyhow::Result<Served> {
+    let mut child = Command::new(wasmkv)
+        .args(["serve", "--addr", "127.0.0.1:0", "--bucket", "", "--store"])
+        .arg(format!("default={url}"))
+        .arg(component)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start wasmkv serve")?;
+    let addr = address_from(child.stderr.take().unwrap(), "serving HTTP on http://")?;
+    let served = Served {
+        name: "wasmkv serve",
+        backend,
+        addr,
+        child,
+    };
+    let (status, body) = http_get(&served.addr, "/seed")?;
+    if status != 200 {
+        bail!("seeding {backend} failed: {status} {body}");
+    }
+    Ok(served)
+}
+
+fn start_wasmtime_style(component: &Path) -> anyhow::Result<Served> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("--wasmtime-style-host")
+        .arg(component)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start the wasmtime-style host")?;
+    let addr = address_from(child.stdout.take().unwrap(), "listening on ")?;
+    Ok(Served {
+        name: "wasmtime-serve-style",
+        backend: "memory",
+        addr,
+        child,
+    })
+}
+
+/// One GET on a fresh connection, for seeding and checks (not measured).
+fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no status line")?;
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Ok((status, body))
+}
+
+/// Runs every HTTP row, `rounds` times interleaved, `seconds` per run.
+pub fn run(repo: &Path, rounds: usize, seconds: u64, redis: bool) -> anyhow::Result<Vec<Row>> {
+    let (wasmkv, component) = build(repo)?;
+    let dir = tempfile::tempdir()?;
+    let redis_server = if redis {
+        Some(RedisServer::start())
+    } else {
+        None
+    };
+    let mut servers = vec![
+        start_wasmkv(&wasmkv, &component, "memory", "memory:", dir.path())?,
+        start_wasmkv(&wasmkv, &component, "sqlite", "sqlite:bench.db", dir.path())?,
+    ];
+    if let Some(redis) = &redis_server {
+        servers.push(start_wasmkv(
+            &wasmkv,
+            &component,
+            "redis",
+            &redis.url(),
+            dir.path(),
+        )?);
+    }
+    servers.push(start_wasmtime_style(&component)?);
+
+    let mut cells = Vec::new();
+    for route in ["fixed", "get", "incr"] {
+        for (index, server) in servers.iter().enumerate() {
+            // The fixed body touches no store: one wasmkv backend is enough.
+            if route == "fixed" && server.name == "wasmkv serve" && server.backend != "memory" {
+                continue;
+            }
+            for c in CONNECTIONS {
+                cells.push((index, route, c, Vec::new()));
+            }
+        }
+    }
+    let duration = Duration::from_secs(seconds.max(1));
+    let warm_up = Duration::from_secs(1);
+    for (index, route, c, _) in &cells {
+        let url = format!("http://{}/{route}", servers[*index].addr);
+        load::wrk(&url, *c, warm_up)?;
+    }
+    for round in 0..rounds {
+        for (index, route, c, samples) in &mut cells {
+            let url = format!("http://{}/{route}", servers[*index].addr);
+            samples.push(load::wrk(&url, *c, duration)?);
+        }
+        eprintln!("[http] round {} of {rounds} done", round + 1);
+    }
+    // The durable counter saw every increment of every round.
+    for server in &servers {
+        if server.name == "wasmkv serve" {
+            let (status, body) = http_get(&server.addr, "/incr")?;
+            if status != 200 || body.trim().parse::<u64>().unwrap_or(0) < 2 {
+                bail!(
+                    "{} on {}: the counter did not count ({status} {body})",
+                    server.name,
+                    server.backend
+                );
+            }
+        }
+    }
+    let rows = cells
+        .into_iter()
+        .map(|(index, route, c, samples)| {
+            let rates: Vec<f64> = samples.iter().map(|s| s.requests_per_sec).collect();
+            let rate = median(&rates);
+            let spread = rates.iter().cloned().fold(f64::MIN, f64::max)
+                / rates.iter().cloned().fold(f64::MAX, f64::min);
+            Row {
+                name: servers[index].name.into(),
+                backend: servers[index].backend.into(),
+                op: format!("http-{route}"),
+                value_bytes: if route == "get" { VALUE_BYTES } else { 0 },
+                concurrency: c,
+                ns_per_op: 1e9 / rate,
+                ops_per_sec: rate,
+                p50_ns: median(&samples.iter().map(|s| s.p50_ns).collect::<Vec<_>>()),
+                p99_ns: median(&samples.iter().map(|s| s.p99_ns).collect::<Vec<_>>()),
+                spread,
+            }
+        })
+        .collect();
+    drop(servers);
+    Ok(rows)
+}
+
+/// The `/get` value seeded into the wasmtime-style host's in-memory data.
+pub fn seed_data() -> Vec<(String, Vec<u8>)> {
+    vec![("bench-value".to_string(), vec![b'x'; VALUE_BYTES])]
+}
