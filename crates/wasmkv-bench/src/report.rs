@@ -183,25 +183,31 @@ pub fn targets(rows: &[Row], bytes: usize) -> Vec<Target> {
 /// The HTTP targets of issue 12 that this run has the rows for.
 pub fn http_targets(rows: &[Row]) -> Vec<Target> {
     let mut out = Vec::new();
-    let (ours, theirs) = ("wasmkv serve", "wasmtime-serve-style");
-    for c in [1, 16, 64] {
-        let a = get(rows, ours, "memory", "http-get", 100, c);
-        let b = get(rows, theirs, "memory", "http-get", 100, c);
-        if let (Some(a), Some(b)) = (a, b) {
-            out.push(Target {
-                label: format!("HTTP kv get, memory, {c} conn: wasmkv rate / wasmtime-style rate"),
-                value: a.ops_per_sec / b.ops_per_sec,
-                bound: 1.0,
-                at_most: false,
-            });
-            out.push(Target {
-                label: format!("HTTP kv get, memory, {c} conn: wasmkv p99 / wasmtime-style p99"),
-                value: a.p99_ns / b.p99_ns,
-                bound: 1.2,
-                at_most: true,
-            });
+    let theirs = "wasmtime-serve-style";
+    for (ours, label) in [
+        ("wasmkv serve", "wasmkv"),
+        ("wasmkv serve, log off", "wasmkv log off"),
+    ] {
+        for c in [1, 16, 64] {
+            let a = get(rows, ours, "memory", "http-get", 100, c);
+            let b = get(rows, theirs, "memory", "http-get", 100, c);
+            if let (Some(a), Some(b)) = (a, b) {
+                out.push(Target {
+                    label: format!("HTTP kv get, memory, {c} conn: {label} rate / wasmtime-style"),
+                    value: a.ops_per_sec / b.ops_per_sec,
+                    bound: 1.0,
+                    at_most: false,
+                });
+                out.push(Target {
+                    label: format!("HTTP kv get, memory, {c} conn: {label} p99 / wasmtime-style"),
+                    value: a.p99_ns / b.p99_ns,
+                    bound: 1.2,
+                    at_most: true,
+                });
+            }
         }
     }
+    let ours = "wasmkv serve";
     let one = get(rows, ours, "sqlite", "http-incr", 0, 1);
     let many = get(rows, ours, "sqlite", "http-incr", 0, 64);
     if let (Some(one), Some(many)) = (one, many) {

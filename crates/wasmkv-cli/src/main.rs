@@ -28,12 +28,20 @@ const DEFAULT_LOG: &str =
     "warn,wasmkv::access=info,wasmkv::serve=info,wasmtime_internal_cache=error";
 
 fn main() {
+    // Log lines are written by a thread of their own, so a request never
+    // waits on a write to stderr (the access log writes one per request).
+    // Nothing is dropped: a full buffer makes the logger wait instead. The
+    // thread flushes whenever its queue is empty, so under load many lines
+    // share one write, and an idle server's lines appear at once.
+    let (writer, flush_on_drop) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WASMKV_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
@@ -43,5 +51,7 @@ fn main() {
         Command::Serve(args) => serve::main(args),
         Command::Kv(args) => kv::main(args),
     };
+    // `exit` runs no destructors: write out the last log lines first.
+    drop(flush_on_drop);
     std::process::exit(code);
 }

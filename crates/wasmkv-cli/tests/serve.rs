@@ -321,3 +321,13 @@ fn a_bad_listen_address_is_a_startup_error() {
         out.stderr
     );
 }
+
+#[test]
+fn a_handler_built_for_wasi_http_0_2_0_is_served() {
+    let dir = workdir();
+    let server = Server::start(dir.path(), "http_wasi_0_2_0", &[]);
+    runtime().block_on(async {
+        assert_eq!(get(server.addr(), "/").await, (200, "1\n".into()));
+        assert_eq!(get(server.addr(), "/").await, (200, "2\n".into()));
+    });
+}

@@ -1,7 +1,6 @@
 //! The load generator: `wrk` (Debian's package) against one URL, and its
 //! report parsed into requests/s and latency percentiles.
 
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -21,10 +20,9 @@ pub struct Load {
 /// A run with any non-2xx answer or socket error is an error: a failing
 /// handler must not look fast.
 pub fn wrk(url: &str, connections: usize, duration: Duration) -> anyhow::Result<Load> {
-    let threads = connections.min(2);
-    let out = Command::new("wrk")
+    let out = super::pinned(super::LOAD_CORE, "wrk")
         .args([
-            &format!("-t{threads}"),
+            "-t1",
             &format!("-c{connections}"),
             // wrk takes whole seconds.
             &format!("-d{}s", duration.as_secs().max(1)),

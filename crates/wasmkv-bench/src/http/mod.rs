@@ -19,6 +19,10 @@ use crate::workload::{Row, median};
 /// The value `/get` reads: 100 bytes, as the store rows use.
 pub const VALUE_BYTES: usize = 100;
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
+/// The core the servers run on; `wrk` runs on [`LOAD_CORE`].
+const SERVER_CORE: usize = 0;
+/// The core `wrk` runs on.
+pub const LOAD_CORE: usize = 1;
 
 /// One server under test; killed when dropped.
 struct Served {
@@ -48,6 +52,21 @@ fn address_from(pipe: impl Read + Send + 'static, marker: &'static str) -> anyho
     });
     rx.recv_timeout(Duration::from_secs(120))
         .context("the server did not print its address")
+}
+
+/// On a machine with two or more cores, servers run on core 0 and `wrk` on
+/// core 1 (`taskset`), so the load generator and the server under test do
+/// not take turns on the same core: the rates then repeat within a few
+/// percent instead of swinging 2x between rounds.
+pub(crate) fn pinned(core: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= 2 && Command::new("taskset").arg("-V").output().is_ok() {
+        let mut cmd = Command::new("taskset");
+        cmd.arg("-c").arg(core.to_string()).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
 }
 
 fn cargo() -> String {
@@ -83,14 +102,23 @@ fn build(repo: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     ))
 }
 
+/// The two ways `wasmkv serve` is measured: as started (access log on) and
+/// with `WASMKV_LOG=warn`, which shows what the access log costs.
+const WASMKV: &str = "wasmkv serve";
+const WASMKV_QUIET: &str = "wasmkv serve, log off";
+
 fn start_wasmkv(
     wasmkv: &Path,
     component: &Path,
-    backend: &'static str,
-    url: &str,
+    name: &'static str,
+    (backend, url): (&'static str, &str),
     dir: &Path,
 ) -> anyhow::Result<Served> {
-    let mut child = Command::new(wasmkv)
+    let mut command = pinned(SERVER_CORE, wasmkv);
+    if name == WASMKV_QUIET {
+        command.env("WASMKV_LOG", "warn");
+    }
+    let mut child = command
         .args(["serve", "--addr", "127.0.0.1:0", "--bucket", "", "--store"])
         .arg(format!("default={url}"))
         .arg(component)
@@ -102,7 +130,7 @@ fn start_wasmkv(
         .context("cannot start wasmkv serve")?;
     let addr = address_from(child.stderr.take().unwrap(), "serving HTTP on http://")?;
     let served = Served {
-        name: "wasmkv serve",
+        name,
         backend,
         addr,
         child,
@@ -115,7 +143,7 @@ fn start_wasmkv(
 }
 
 fn start_wasmtime_style(component: &Path) -> anyhow::Result<Served> {
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut child = pinned(SERVER_CORE, std::env::current_exe()?)
         .arg("--wasmtime-style-host")
         .arg(component)
         .stdin(Stdio::null())
@@ -159,26 +187,25 @@ pub fn run(repo: &Path, rounds: usize, seconds: u64, redis: bool) -> anyhow::Res
     } else {
         None
     };
+    let start = |name, store| start_wasmkv(&wasmkv, &component, name, store, dir.path());
     let mut servers = vec![
-        start_wasmkv(&wasmkv, &component, "memory", "memory:", dir.path())?,
-        start_wasmkv(&wasmkv, &component, "sqlite", "sqlite:bench.db", dir.path())?,
+        start(WASMKV, ("memory", "memory:"))?,
+        start(WASMKV_QUIET, ("memory", "memory:"))?,
+        start(WASMKV, ("sqlite", "sqlite:bench.db"))?,
     ];
     if let Some(redis) = &redis_server {
-        servers.push(start_wasmkv(
-            &wasmkv,
-            &component,
-            "redis",
-            &redis.url(),
-            dir.path(),
-        )?);
+        servers.push(start(WASMKV, ("redis", &redis.url()))?);
     }
     servers.push(start_wasmtime_style(&component)?);
 
     let mut cells = Vec::new();
     for route in ["fixed", "get", "incr"] {
         for (index, server) in servers.iter().enumerate() {
-            // The fixed body touches no store: one wasmkv backend is enough.
-            if route == "fixed" && server.name == "wasmkv serve" && server.backend != "memory" {
+            // The fixed body touches no store: one wasmkv backend is enough;
+            // the quiet server is there for the get comparison.
+            let fixed_elsewhere =
+                route == "fixed" && server.name == WASMKV && server.backend != "memory";
+            if fixed_elsewhere || (server.name == WASMKV_QUIET && route != "get") {
                 continue;
             }
             for c in CONNECTIONS {
@@ -201,7 +228,7 @@ pub fn run(repo: &Path, rounds: usize, seconds: u64, redis: bool) -> anyhow::Res
     }
     // The durable counter saw every increment of every round.
     for server in &servers {
-        if server.name == "wasmkv serve" {
+        if server.name == WASMKV {
             let (status, body) = http_get(&server.addr, "/incr")?;
             if status != 200 || body.trim().parse::<u64>().unwrap_or(0) < 2 {
                 bail!(
