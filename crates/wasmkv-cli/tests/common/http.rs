@@ -86,6 +86,21 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits (up to 10 s) until stderr contains `needle`; false if it never
+    /// does. Log lines are written by a thread of the server's own, and an
+    /// access line only once its response body is done, so they can reach
+    /// stderr after the client has its answer.
+    pub fn logged(&self, needle: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let pid = self.child.as_ref().expect("already stopped").id();
