@@ -326,15 +326,7 @@ async fn main() -> anyhow::Result<()> {
         rows.len(),
         started.elapsed().as_secs_f64()
     );
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if let Some(path) = &args.svg {
-        std::fs::write(path, report::svg(&targets))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
+    write_outputs(&args, &rows, &targets)
 }
 
 async fn http_main(args: &Args, rounds: usize) -> anyhow::Result<()> {
@@ -355,12 +347,18 @@ async fn http_main(args: &Args, rounds: usize) -> anyhow::Result<()> {
         rows.len(),
         started.elapsed().as_secs_f64()
     );
+    write_outputs(args, &rows, &targets)
+}
+
+/// Writes the rows as JSON and the targets as SVG where `--json` and
+/// `--svg` ask for them.
+fn write_outputs(args: &Args, rows: &[Row], targets: &[report::Target]) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+        std::fs::write(path, serde_json::to_string_pretty(rows)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.svg {
-        std::fs::write(path, report::svg(&targets))
+        std::fs::write(path, report::svg(targets))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
