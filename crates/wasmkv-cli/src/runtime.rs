@@ -10,6 +10,9 @@ use crate::exit;
 /// every other connection's I/O.
 const MIN_WORKERS: usize = 2;
 
+/// How long the runtime waits for its workers when wasmkv exits.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs `task` on a multi-threaded runtime and returns its exit code; a
 /// runtime that cannot start is a setup failure.
 pub fn block_on(task: impl Future<Output = i32>) -> i32 {
@@ -19,7 +22,14 @@ pub fn block_on(task: impl Future<Output = i32>) -> i32 {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(task),
+        Ok(runtime) => {
+            let code = runtime.block_on(task);
+            // Tasks still running (a request abandoned at shutdown) are
+            // dropped; a worker that does not come back in time is left
+            // behind rather than keeping the process alive.
+            runtime.shutdown_timeout(SHUTDOWN_GRACE);
+            code
+        }
         Err(e) => {
             exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"));
             exit::SETUP_FAILED

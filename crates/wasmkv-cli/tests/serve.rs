@@ -330,3 +330,27 @@ fn a_handler_built_for_wasi_http_0_2_0_is_served() {
         assert_eq!(get(server.addr(), "/").await, (200, "2\n".into()));
     });
 }
+
+#[test]
+fn sigterm_with_a_guest_that_never_returns_exits_after_the_shutdown_timeout() {
+    let dir = workdir();
+    // No --timeout: only the shutdown can stop the spinning guest.
+    let mut server = Server::start(dir.path(), "http_probe", &["--shutdown-timeout", "1s"]);
+    let addr = server.addr().to_string();
+    let rt = runtime();
+    let _spinning = rt.spawn(async move { get(&addr, "/spin").await });
+    std::thread::sleep(Duration::from_millis(400));
+    server.terminate();
+    assert_eq!(
+        server.wait(Duration::from_secs(15)),
+        0,
+        "{}",
+        server.stderr()
+    );
+    assert!(
+        server.logged("--shutdown-timeout passed with 1 request(s) still running"),
+        "{}",
+        server.stderr()
+    );
+    rt.shutdown_background();
+}

@@ -79,12 +79,10 @@ impl Handler {
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|host| &mut host.memory);
-        if self.timeout.is_some() {
-            // Each epoch tick ends the guest's slice, so a guest spinning in
-            // wasm yields and the request's deadline can stop it.
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_async_yield_and_update(1);
-        }
+        // Each epoch tick ends the guest's slice, so a guest spinning in wasm
+        // yields: its request's deadline, or shutdown, can then stop it.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
         Ok(store)
     }
 

@@ -39,7 +39,10 @@ async fn prepare(
 ) -> anyhow::Result<(Arc<handler::Handler>, tokio::net::TcpListener)> {
     let outbound = OutboundPolicy::parse(&args.allow_outbound)?;
     let setup = Setup::load(&args.store)?;
-    let interruptible = args.timeout.is_some();
+    // Always interruptible: every guest yields at each epoch tick, so a
+    // request past --timeout can be stopped and, at shutdown, a guest that
+    // never returns cannot hold the process open.
+    let interruptible = true;
     let (engine, component) = pool::compile(
         &args.component,
         interruptible,
@@ -82,10 +85,8 @@ async fn prepare(
         .await
         .map_err(|e| component::link_error(&args.component, e))?;
 
-    if interruptible {
-        // One ticker for the engine, however many requests run.
-        component::start_epoch_ticker(&engine)?;
-    }
+    // One ticker for the engine, however many requests run.
+    component::start_epoch_ticker(&engine)?;
 
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
