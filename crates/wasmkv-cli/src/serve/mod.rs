@@ -39,13 +39,8 @@ async fn prepare(
 ) -> anyhow::Result<(Arc<handler::Handler>, tokio::net::TcpListener)> {
     let outbound = OutboundPolicy::parse(&args.allow_outbound)?;
     let setup = Setup::load(&args.store)?;
-    // Always interruptible: every guest yields at each epoch tick, so a
-    // request past --timeout can be stopped and, at shutdown, a guest that
-    // never returns cannot hold the process open.
-    let interruptible = true;
     let (engine, component) = pool::compile(
         &args.component,
-        interruptible,
         args.max_concurrency,
         args.instance.max_memory_bytes(),
     )?;

@@ -18,14 +18,16 @@ const MEMORIES_PER_REQUEST: u32 = 2;
 const TABLES_PER_REQUEST: u32 = 8;
 
 /// Compiles `path` for an engine that can run `concurrency` instances at
-/// once (plus one to check it instantiates at startup).
+/// once (plus one to check it instantiates at startup). Always
+/// interruptible: every guest yields at each epoch tick, so a request past
+/// --timeout can be stopped and, at shutdown, a guest that never returns
+/// cannot hold the process open.
 pub fn compile(
     path: &Path,
-    interruptible: bool,
     concurrency: u32,
     max_memory: Option<usize>,
 ) -> anyhow::Result<(Engine, Component)> {
-    let mut config = component::base_config(interruptible);
+    let mut config = component::base_config(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
         concurrency.saturating_add(1),
         max_memory,
@@ -37,7 +39,7 @@ pub fn compile(
                 target: "wasmkv::serve",
                 "the pooling allocator is not available here ({e}); instances are allocated on demand"
             );
-            Engine::new(&component::base_config(interruptible))?
+            Engine::new(&component::base_config(true))?
         }
     };
     let component = component::load(&engine, path)?;
