@@ -49,7 +49,7 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
 
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmkv_host::add_to_linker(&mut linker)?;
+    wasmkv_host::add_to_linker_for(&mut linker, &component)?;
 
     let wasi = wasi_ctx(args)?;
     let mut store = Store::new(

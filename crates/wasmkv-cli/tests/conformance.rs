@@ -38,6 +38,14 @@ const DRAFT2: Suite = Suite {
     min_checks: 6,
 };
 
+/// The same checks built from Spin's WIT, whose `batch.get-many` has the
+/// other `0.2.0-draft2` result type.
+const DRAFT2_SPIN: Suite = Suite {
+    component: "conformance-draft2-spin",
+    grants: &["--bucket", "draft2"],
+    min_checks: 6,
+};
+
 fn conformance(store: &str) -> String {
     run_suite(&SEED, store)
 }
@@ -65,10 +73,11 @@ fn run_suite(suite: &Suite, store: &str) -> String {
     summary
 }
 
-/// Both drafts on one store, one after the other.
+/// Both drafts, and draft2 in both shapes, on one store, one after the other.
 fn drafts(store: &str) {
     run_suite(&DRAFT, store);
     run_suite(&DRAFT2, store);
+    run_suite(&DRAFT2_SPIN, store);
 }
 
 #[test]

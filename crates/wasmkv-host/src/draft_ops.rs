@@ -17,15 +17,28 @@ pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<()
     bucket.set(key, Bytes::from(value)).await
 }
 
+/// One `(key, value)` per requested key: draft2's shape since its PR #55.
 pub(crate) async fn get_many(
     bucket: &Bucket,
     keys: Vec<String>,
-) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
+) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
     let values = bucket.get_many(&keys).await?;
     Ok(keys
         .into_iter()
         .zip(values)
-        .map(|(key, value)| value.map(|v| (key, v.to_vec())))
+        .map(|(key, value)| (key, value.map(|v| v.to_vec())))
+        .collect())
+}
+
+/// The older shape of both drafts: absent keys as `none` in place of the pair.
+pub(crate) async fn get_many_present(
+    bucket: &Bucket,
+    keys: Vec<String>,
+) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
+    Ok(get_many(bucket, keys)
+        .await?
+        .into_iter()
+        .map(|(key, value)| value.map(|v| (key, v)))
         .collect())
 }
 

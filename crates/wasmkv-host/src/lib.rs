@@ -68,7 +68,7 @@ pub mod seed;
 mod value;
 
 use wasmkv_engine::Engine;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 
 pub use value::{IncomingValue, OutgoingValue};
 
@@ -120,8 +120,29 @@ pub trait WasmKvView: Send {
 /// Components also need `wasi:io@0.2.x` and `wasi:cli` for stdio: add them
 /// with `wasmtime_wasi::p2::add_to_linker_async`; both versions share one
 /// resource table and stream implementation.
+///
+/// `0.2.0-draft2`'s `batch` is added in the spec's original shape; use
+/// [`add_to_linker_for`] to link components built for Spin too.
 pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    add_to_linker_with(linker, draft2::GetManyShape::default())
+}
+
+/// As [`add_to_linker`], with `0.2.0-draft2`'s `batch.get-many` in the
+/// shape `component` imports: a linker made this way links that component
+/// whether it was built from the spec's WIT or Spin's.
+pub fn add_to_linker_for<T: WasmKvView + 'static>(
+    linker: &mut Linker<T>,
+    component: &Component,
+) -> wasmtime::Result<()> {
+    let shape = draft2::GetManyShape::of(linker.engine(), component);
+    add_to_linker_with(linker, shape)
+}
+
+fn add_to_linker_with<T: WasmKvView + 'static>(
+    linker: &mut Linker<T>,
+    shape: draft2::GetManyShape,
+) -> wasmtime::Result<()> {
     seed::add_to_linker(linker)?;
     draft::add_to_linker(linker)?;
-    draft2::add_to_linker(linker)
+    draft2::add_to_linker(linker, shape)
 }

@@ -60,7 +60,7 @@ async fn prepare(
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    wasmkv_host::add_to_linker(&mut linker)?;
+    wasmkv_host::add_to_linker_for(&mut linker, &component)?;
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| component::link_error(&args.component, e.into()))?;

@@ -1,9 +1,14 @@
 //! Bindings for `wasi:keyvalue@0.2.0-draft2` (Spin's version): string
 //! listing cursors, signed counters, and compare-and-swap through a `cas`
 //! resource.
+//!
+//! The package was published with two `batch.get-many` result types under
+//! one version (see `wit/README.md`); [`GetManyShape`] tells which one a
+//! component imports, and the linker gets that one.
 
 mod atomics;
 mod batch;
+mod shape;
 mod store;
 
 use wasmkv_engine::{Bucket, Bytes, Cause, KvError};
@@ -11,16 +16,33 @@ use wasmtime::component::{HasData, Linker};
 
 use crate::{WasmKv, WasmKvView};
 
-/// Code generated from `wit/draft2`.
+pub use shape::GetManyShape;
+
+/// Code generated from `wit/draft2-spec`.
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../../wit/draft2",
+        path: "../../wit/draft2-spec",
         world: "wasi:keyvalue/imports@0.2.0-draft2",
         imports: { default: async | trappable },
         with: {
             "wasi:keyvalue/store@0.2.0-draft2.bucket": wasmkv_engine::Bucket,
             "wasi:keyvalue/atomics@0.2.0-draft2.cas": crate::draft2::Cas,
+        },
+    });
+}
+
+/// Code generated from `wit/draft2-spin`: only its `batch` differs, so
+/// `store` and `atomics` are the ones above.
+#[allow(missing_docs)]
+pub mod spin_bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/draft2-spin",
+        world: "wasi:keyvalue/imports@0.2.0-draft2",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:keyvalue/store@0.2.0-draft2": crate::draft2::bindings::wasi::keyvalue::store,
+            "wasi:keyvalue/atomics@0.2.0-draft2": crate::draft2::bindings::wasi::keyvalue::atomics,
         },
     });
 }
@@ -47,12 +69,20 @@ impl HasData for Draft2Kv {
     type Data<'a> = WasmKv<'a>;
 }
 
-/// Adds `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` to `linker`.
-pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+/// Adds `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` to `linker`,
+/// with `batch.get-many` in `shape`.
+pub fn add_to_linker<T: WasmKvView + 'static>(
+    linker: &mut Linker<T>,
+    shape: GetManyShape,
+) -> wasmtime::Result<()> {
     kv::store::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)?;
     kv::atomics::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)?;
-    kv::batch::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)?;
-    Ok(())
+    match shape {
+        GetManyShape::OptionOfPair => kv::batch::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue),
+        GetManyShape::PairOfOption => {
+            spin_bindings::wasi::keyvalue::batch::add_to_linker::<T, Draft2Kv>(linker, T::keyvalue)
+        }
+    }
 }
 
 /// As for 0.2.0-draft: ungranted is `access-denied`, the rest `other`.
