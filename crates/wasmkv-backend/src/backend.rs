@@ -4,6 +4,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::counter::CounterRange;
+#[allow(unused_imports)] // doc links
+use crate::error::BackendError;
 use crate::error::BackendResult;
 
 /// A backend shared by every bucket, instance and thread that uses the store.
@@ -57,9 +59,15 @@ pub trait Backend: Send + Sync + 'static {
         new: Bytes,
     ) -> BackendResult<bool>;
 
-    /// The values of `keys`, in order, `None` for absent keys.
-    async fn get_many(&self, namespace: &str, keys: &[String])
-    -> BackendResult<Vec<Option<Bytes>>>;
+    /// The values of `keys`, in order, `None` for absent keys; or
+    /// [`BackendError::TooLarge`] when together they are over `max_total`
+    /// bytes, found before the values are read into memory.
+    async fn get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+        max_total: usize,
+    ) -> BackendResult<Vec<Option<Bytes>>>;
 
     /// Stores every pair; a later pair for the same key wins.
     async fn set_many(&self, namespace: &str, items: Vec<(String, Bytes)>) -> BackendResult<()>;

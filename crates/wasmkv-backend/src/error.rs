@@ -12,6 +12,15 @@ pub enum BackendError {
     /// The stored value or the result is not a valid counter for this API.
     #[error(transparent)]
     Counter(#[from] CounterError),
+    /// A batch read's values are over the total the caller allowed; none
+    /// were read.
+    #[error("the values total {total} bytes, over the {max} allowed")]
+    TooLarge {
+        /// Their total size.
+        total: u64,
+        /// The total allowed.
+        max: usize,
+    },
     /// The store could not do the operation: I/O, lock timeout, server down.
     #[error("{store}: {message}")]
     Unavailable {

@@ -27,3 +27,20 @@ pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};
 pub use redis::url::{RedisUrl, Topology};
 pub use store_url::{StoreUrl, StoreUrlError};
+
+/// [`BackendError::TooLarge`] when `lens` add up to more than `max_total`.
+pub(crate) fn check_total(
+    lens: impl IntoIterator<Item = usize>,
+    max_total: usize,
+) -> BackendResult<()> {
+    let total = lens
+        .into_iter()
+        .fold(0u64, |sum, len| sum.saturating_add(len as u64));
+    if total > max_total as u64 {
+        return Err(BackendError::TooLarge {
+            total,
+            max: max_total,
+        });
+    }
+    Ok(())
+}

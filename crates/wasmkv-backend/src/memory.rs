@@ -119,13 +119,17 @@ impl Backend for MemoryBackend {
         &self,
         namespace: &str,
         keys: &[String],
+        max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
         let data = self.lock();
         let ns = data.get(namespace);
-        Ok(keys
+        let values: Vec<Option<Bytes>> = keys
             .iter()
             .map(|k| ns.and_then(|ns| ns.get(k)).cloned())
-            .collect())
+            .collect();
+        // Shared bytes, not copies: the sizes can be summed after the lookup.
+        crate::check_total(values.iter().flatten().map(Bytes::len), max_total)?;
+        Ok(values)
     }
 
     async fn set_many(&self, namespace: &str, items: Vec<(String, Bytes)>) -> BackendResult<()> {

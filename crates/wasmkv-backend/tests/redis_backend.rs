@@ -266,7 +266,7 @@ async fn batches_keep_order_across_slots(kv: &dyn Backend) {
     assert_eq!(kv.get(ns, "dup").await.unwrap(), Some(b("second")));
 
     let wanted: Vec<String> = (0..250).rev().map(|i| format!("k{i}")).collect();
-    let got = kv.get_many(ns, &wanted).await.unwrap();
+    let got = kv.get_many(ns, &wanted, usize::MAX).await.unwrap();
     for (key, value) in wanted.iter().zip(&got) {
         let i: usize = key[1..].parse().unwrap();
         let expected = (i < 200).then(|| b(&format!("v{i}")));
@@ -278,7 +278,7 @@ async fn batches_keep_order_across_slots(kv: &dyn Backend) {
     assert!(!kv.exists(ns, "k0").await.unwrap());
     assert!(kv.exists(ns, "k1").await.unwrap());
     assert_eq!(kv.keys(ns, usize::MAX).await.unwrap().len(), 100 + 1);
-    assert!(kv.get_many(ns, &[]).await.unwrap().is_empty());
+    assert!(kv.get_many(ns, &[], usize::MAX).await.unwrap().is_empty());
     kv.set_many(ns, Vec::new()).await.unwrap();
     kv.delete_many(ns, &[]).await.unwrap();
 }

@@ -89,7 +89,7 @@ async fn one_loop(
                 kv.compare_and_swap(NAMESPACE, &ctr, Some(old.as_bytes()), new)
                     .await?;
             }
-            "get-many" => drop(kv.get_many(NAMESPACE, &names).await?),
+            "get-many" => drop(kv.get_many(NAMESPACE, &names, usize::MAX).await?),
             "set-many" => {
                 let pairs = names.iter().map(|k| (k.clone(), fresh(n))).collect();
                 kv.set_many(NAMESPACE, pairs).await?

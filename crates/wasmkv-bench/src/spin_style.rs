@@ -117,7 +117,7 @@ impl Backend for SpinStyleSqlite {
         not_offered()
     }
 
-    async fn get_many(&self, _: &str, _: &[String]) -> BackendResult<Vec<Option<Bytes>>> {
+    async fn get_many(&self, _: &str, _: &[String], _: usize) -> BackendResult<Vec<Option<Bytes>>> {
         not_offered()
     }
 

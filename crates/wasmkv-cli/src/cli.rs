@@ -43,6 +43,16 @@ pub struct StoreArgs {
     /// (default: ./wasmkv.toml when present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Most bytes one get-many or key listing may return, e.g. 128MiB
+    /// (overrides max_result_bytes in wasmkv.toml).
+    #[arg(long, value_name = "SIZE")]
+    pub max_result_bytes: Option<bytesize::ByteSize>,
+
+    /// Most bytes the host holds for one instance (value bodies, snapshots,
+    /// batch results), e.g. 256MiB (overrides max_instance_bytes).
+    #[arg(long, value_name = "SIZE")]
+    pub max_instance_bytes: Option<bytesize::ByteSize>,
 }
 
 /// What every instance gets, in `run` and in each request of `serve`.

@@ -57,6 +57,8 @@ struct LimitsConfig {
     max_value_bytes: Option<usize>,
     max_batch_items: Option<usize>,
     max_listed_keys: Option<usize>,
+    max_result_bytes: Option<usize>,
+    max_instance_bytes: Option<usize>,
 }
 
 /// Everything the engine needs, merged from file and flags.
@@ -96,7 +98,22 @@ impl Setup {
             set(&mut limits.max_value_bytes, file.limits.max_value_bytes);
             set(&mut limits.max_batch_items, file.limits.max_batch_items);
             set(&mut limits.max_listed_keys, file.limits.max_listed_keys);
+            set(&mut limits.max_result_bytes, file.limits.max_result_bytes);
+            set(
+                &mut limits.max_instance_bytes,
+                file.limits.max_instance_bytes,
+            );
         }
+        let bytes_flag = |flag: Option<bytesize::ByteSize>| {
+            flag.map(|size| usize::try_from(size.as_u64()).unwrap_or(usize::MAX))
+        };
+        if let Some(max) = bytes_flag(args.max_result_bytes) {
+            limits.max_result_bytes = max;
+        }
+        if let Some(max) = bytes_flag(args.max_instance_bytes) {
+            limits.max_instance_bytes = max;
+        }
+        check_limits(&limits)?;
         for flag in store_flags {
             let (name, url) = flag
                 .split_once('=')
@@ -203,4 +220,25 @@ impl StoreConfig {
             }
         }
     }
+}
+
+/// Refuses limits that would make every call fail: a zero cap is a typo,
+/// not a policy.
+fn check_limits(limits: &Limits) -> anyhow::Result<()> {
+    let named = [
+        ("max_key_bytes", limits.max_key_bytes),
+        ("max_value_bytes", limits.max_value_bytes),
+        ("max_batch_items", limits.max_batch_items),
+        ("max_listed_keys", limits.max_listed_keys),
+        ("max_result_bytes", limits.max_result_bytes),
+        ("max_instance_bytes", limits.max_instance_bytes),
+    ];
+    for (name, value) in named {
+        if value == 0 {
+            anyhow::bail!(
+                "[limits] {name} is 0, which would refuse every call; give it at least 1"
+            );
+        }
+    }
+    Ok(())
 }

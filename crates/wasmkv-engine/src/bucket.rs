@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use wasmkv_backend::{Bytes, CounterRange, KeyPage, SharedBackend, counter};
+use wasmkv_backend::{BackendError, Bytes, CounterRange, KeyPage, SharedBackend, counter};
+
+use crate::budget::{Charge, HostBudget};
 
 use crate::error::{Cause, KvError, Op};
 use crate::limits::Limits;
@@ -139,13 +141,48 @@ impl Bucket {
             .map_err(|e| self.err(op, Some(key), e))
     }
 
-    /// The values of `keys`, in order.
-    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, KvError> {
-        self.check_keys(Op::GetMany, keys)?;
-        self.backend
-            .get_many(&self.name, keys)
+    /// The values of `keys`, in order, and their charge to `budget`.
+    ///
+    /// Refused before the values are read when together they are over
+    /// `max_result_bytes` or what is left of `budget`.
+    pub async fn get_many(
+        &self,
+        keys: &[String],
+        budget: &HostBudget,
+    ) -> Result<(Vec<Option<Bytes>>, Charge), KvError> {
+        let op = Op::GetMany;
+        self.check_keys(op, keys)?;
+        let (max_total, limit) = if budget.remaining() < self.limits.max_result_bytes {
+            (budget.remaining(), "max_instance_bytes")
+        } else {
+            (self.limits.max_result_bytes, "max_result_bytes")
+        };
+        // When no stored value can be over max_value_bytes the bound may
+        // hold by count alone, and the store need not measure first.
+        let bounded = keys.len().saturating_mul(self.limits.max_value_bytes) <= max_total;
+        let values = self
+            .backend
+            .get_many(
+                &self.name,
+                keys,
+                if bounded { usize::MAX } else { max_total },
+            )
             .await
-            .map_err(|e| self.err(Op::GetMany, None, e))
+            .map_err(|e| match e {
+                BackendError::TooLarge { total, max } => self.err(
+                    op,
+                    None,
+                    Cause::TooMany {
+                        what: format!("the values' total ({total} bytes)"),
+                        limit,
+                        max,
+                    },
+                ),
+                e => self.err(op, None, e),
+            })?;
+        let total = values.iter().flatten().map(Bytes::len).sum();
+        let charge = budget.charge(total).map_err(|c| self.err(op, None, c))?;
+        Ok((values, charge))
     }
 
     /// Stores every pair. Nothing is written when any pair is invalid.
@@ -193,6 +230,18 @@ impl Bucket {
             .keys(&self.name, max.saturating_add(1))
             .await
             .map_err(|e| self.err(Op::Keys, None, e))?;
+        let bytes: usize = keys.iter().map(String::len).sum();
+        if bytes > self.limits.max_result_bytes {
+            return Err(self.err(
+                Op::Keys,
+                None,
+                Cause::TooMany {
+                    what: format!("the keys' total ({bytes} bytes)"),
+                    limit: "max_result_bytes",
+                    max: self.limits.max_result_bytes,
+                },
+            ));
+        }
         if keys.len() > max {
             return Err(self.err(
                 Op::Keys,

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod bucket;
+mod budget;
 mod engine;
 mod error;
 mod grants;
@@ -17,6 +18,7 @@ mod limits;
 mod validate;
 
 pub use bucket::Bucket;
+pub use budget::{Charge, HostBudget};
 pub use engine::{Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, KvError, Op};
 pub use grants::Grants;

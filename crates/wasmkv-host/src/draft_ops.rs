@@ -2,7 +2,7 @@
 //! their shapes: values as byte lists, batches as `(key, value)` pairs. Each
 //! version's module only converts errors and cursors.
 
-use wasmkv_engine::{Bucket, Bytes, Engine, KvError};
+use wasmkv_engine::{Bucket, Bytes, Engine, HostBudget, KvError};
 
 /// Opens a bucket for a draft `store.open`; `""` is a name like any other.
 pub(crate) fn open(engine: &Engine, identifier: &str) -> Result<Bucket, KvError> {
@@ -18,11 +18,14 @@ pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<()
 }
 
 /// One `(key, value)` per requested key: draft2's shape since its PR #55.
+/// The values are charged to `budget` until they are lowered into the
+/// guest, so a batch that would not fit is refused before it is read.
 pub(crate) async fn get_many(
     bucket: &Bucket,
     keys: Vec<String>,
+    budget: &HostBudget,
 ) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
-    let values = bucket.get_many(&keys).await?;
+    let (values, _charge) = bucket.get_many(&keys, budget).await?;
     Ok(keys
         .into_iter()
         .zip(values)
@@ -34,8 +37,9 @@ pub(crate) async fn get_many(
 pub(crate) async fn get_many_present(
     bucket: &Bucket,
     keys: Vec<String>,
+    budget: &HostBudget,
 ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
-    Ok(get_many(bucket, keys)
+    Ok(get_many(bucket, keys, budget)
         .await?
         .into_iter()
         .map(|(key, value)| value.map(|v| (key, v)))

@@ -67,25 +67,36 @@ mod draft_ops;
 pub mod seed;
 mod value;
 
-use wasmkv_engine::Engine;
+use wasmkv_engine::{Engine, HostBudget};
 use wasmtime::component::{Component, Linker, ResourceTable};
 
 pub use value::{IncomingValue, OutgoingValue};
 
-/// Per-store state for the keyvalue bindings: the engine the guest talks to.
+/// Per-store state for the keyvalue bindings: the engine the guest talks
+/// to, and what the host holds for this instance.
 #[derive(Clone)]
 pub struct WasmKvCtx {
     engine: Engine,
     draft_cursors: cursors::CursorTable,
+    budget: HostBudget,
 }
 
 impl WasmKvCtx {
-    /// A context whose buckets resolve through `engine`.
+    /// A context whose buckets resolve through `engine`, with the engine's
+    /// `max_instance_bytes` as this instance's allowance of host-held bytes.
+    /// Make one per instance: clones share the allowance.
     pub fn new(engine: Engine) -> Self {
+        let budget = HostBudget::new(engine.limits().max_instance_bytes);
         Self {
             engine,
             draft_cursors: Default::default(),
+            budget,
         }
+    }
+
+    /// What the host holds for this instance now, against its allowance.
+    pub fn budget(&self) -> &HostBudget {
+        &self.budget
     }
 
     /// The engine behind this context.

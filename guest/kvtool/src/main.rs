@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use wasmkv_guest::{Bucket, Error, OutgoingValue};
 
-const USAGE: &str = "usage: kvtool get|set|set-many|get-many|set-loop|incr-until-recovered|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
+const USAGE: &str = "usage: kvtool get|set|set-many|get-many|get-many-repeat|hold-values|hold-outgoing|set-loop|incr-until-recovered|delete|exists|keys|incr|cas-incr|write-big|read-big|round-trip-big BUCKET [KEY] [ARGS]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -127,6 +127,55 @@ fn run(args: &[&str]) -> Result<Option<String>, Error> {
                 }
             }
             format!("done retries={retries}")
+        }
+        ["get-many-repeat", bucket, key, times] => {
+            // One get-many naming KEY TIMES times: the host must refuse a
+            // result bigger than its limits before reading it.
+            let Some(times) = num(times) else {
+                return Ok(None);
+            };
+            let keys = vec![key; times as usize];
+            let values = Bucket::open(bucket)?.get_many(&keys)?;
+            let bytes: usize = values.iter().flatten().map(Vec::len).sum();
+            format!("got {} values, {bytes} bytes", values.len())
+        }
+        ["hold-values", bucket, key, times] => {
+            // Keeps TIMES incoming values of KEY alive at once, unread.
+            let Some(times) = num(times) else {
+                return Ok(None);
+            };
+            let b = Bucket::open(bucket)?;
+            let mut held = Vec::new();
+            for i in 0..times {
+                match b.get_value(key) {
+                    Ok(v) => held.push(v),
+                    Err(e) => return Ok(Some(format!("error after {i} values: {}", e.trace()))),
+                }
+            }
+            format!("held {}", held.len())
+        }
+        ["hold-outgoing", count, size] => {
+            // Writes COUNT outgoing values of SIZE bytes each, all kept alive.
+            let (Some(count), Some(size)) = (num(count), num(size)) else {
+                return Ok(None);
+            };
+            let chunk = vec![7u8; 1 << 20];
+            let mut held = Vec::new();
+            for i in 0..count {
+                let value = OutgoingValue::new();
+                let mut w = value.writer()?;
+                let mut left = size;
+                while left > 0 {
+                    let len = left.min(chunk.len() as u64) as usize;
+                    if let Err(e) = w.write_all(&chunk[..len]) {
+                        return Ok(Some(format!("stream error in value {i}: {e}")));
+                    }
+                    left -= len as u64;
+                }
+                drop(w);
+                held.push(value);
+            }
+            format!("held {}", held.len())
         }
         ["write-big", bucket, key, size] => {
             let Some(size) = num(size) else {

@@ -249,15 +249,29 @@ impl Backend for RedisBackend {
         &self,
         namespace: &str,
         keys: &[String],
+        max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<Vec<u8>>> = self
-            .query(
-                Delivery::Idempotent,
-                cmd("MGET").arg(self.keyspace.keys(namespace, keys)),
+        let redis_keys = self.keyspace.keys(namespace, keys);
+        if max_total < usize::MAX {
+            // STRLENs first (pipelined on the one connection), so an
+            // oversized batch is refused before Redis sends the values.
+            let strlens: Vec<Cmd> = redis_keys
+                .iter()
+                .map(|key| cmd("STRLEN").arg(key).clone())
+                .collect();
+            let lens = futures::future::try_join_all(
+                strlens
+                    .iter()
+                    .map(|strlen| self.query::<usize>(Delivery::Idempotent, strlen)),
             )
+            .await?;
+            crate::check_total(lens, max_total)?;
+        }
+        let values: Vec<Option<Vec<u8>>> = self
+            .query(Delivery::Idempotent, cmd("MGET").arg(redis_keys))
             .await?;
         if values.len() != keys.len() {
             return Err(self.error(format_args!(
@@ -266,6 +280,8 @@ impl Backend for RedisBackend {
                 keys.len()
             )));
         }
+        // A value may have grown between the STRLENs and the MGET.
+        crate::check_total(values.iter().flatten().map(Vec::len), max_total)?;
         Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
     }
 

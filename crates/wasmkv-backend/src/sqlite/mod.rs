@@ -213,6 +213,13 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// The stored value's length, without reading it.
+fn stored_len(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<usize>> {
+    conn.prepare_cached("SELECT length(value) FROM kv WHERE bucket = ?1 AND key = ?2")?
+        .query_row(params![ns, key], |row| row.get(0))
+        .optional()
+}
+
 fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT value FROM kv WHERE bucket = ?1 AND key = ?2")?
         .query_row(params![ns, key], |row| row.get(0))
@@ -313,11 +320,18 @@ impl Backend for SqliteBackend {
         &self,
         namespace: &str,
         keys: &[String],
+        max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
         let (ns, keys) = (namespace.to_string(), keys.to_vec());
         self.run(move |conn| {
-            // One read transaction, so the batch sees a single snapshot.
+            // One read transaction, so the batch sees a single snapshot and
+            // the sizes summed first are the sizes then read.
             let tx = conn.transaction()?;
+            let lens = keys
+                .iter()
+                .map(|k| stored_len(&tx, &ns, k))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            crate::check_total(lens.into_iter().flatten(), max_total).map_err(OpError::Backend)?;
             let values = keys
                 .iter()
                 .map(|k| Ok(read(&tx, &ns, k)?.map(Bytes::from)))

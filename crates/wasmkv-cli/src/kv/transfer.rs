@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use wasmkv_engine::{Bucket, Bytes};
+use wasmkv_engine::{Bucket, Bytes, HostBudget};
 
 /// Keys read or written per batch call: few round trips, bounded memory.
 const CHUNK: usize = 500;
@@ -50,7 +50,7 @@ pub async fn export(bucket: &Bucket, out: &mut dyn Write, progress: bool) -> any
     let bar = bar(progress, Some(keys.len() as u64), "exporting");
     let mut count = 0;
     for chunk in keys.chunks(CHUNK) {
-        let values = bucket.get_many(chunk).await?;
+        let (values, _charge) = bucket.get_many(chunk, &HostBudget::new(usize::MAX)).await?;
         for (key, value) in chunk.iter().zip(values) {
             let Some(value) = value else { continue };
             let line = Line {
@@ -168,7 +168,8 @@ mod tests {
         assert_eq!(second, third);
         let keys: Vec<String> = samples().into_iter().map(|(k, _)| k).collect();
         let expected: Vec<Option<Bytes>> = samples().into_iter().map(|(_, v)| Some(v)).collect();
-        assert_eq!(again.get_many(&keys).await.unwrap(), expected);
+        let unlimited = HostBudget::new(usize::MAX);
+        assert_eq!(again.get_many(&keys, &unlimited).await.unwrap().0, expected);
     }
 
     #[tokio::test]

@@ -139,3 +139,36 @@ pub fn run_concurrently_with(
         );
     }
 }
+
+/// Runs the kvtool component as [`kvtool`] does and also returns the
+/// process's peak resident memory, in MiB, from the kernel's own count.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives the peak
+pub fn kvtool_peak_mib(dir: &Path, flags: &[&str], tool_args: &[&str]) -> (Run, u64) {
+    let tool = component("kvtool");
+    let (stdout, stderr) = (dir.join(".kvtool-stdout"), dir.join(".kvtool-stderr"));
+    let child = wasmkv(dir)
+        .arg("run")
+        .args(flags)
+        .arg(&tool)
+        .args(tool_args)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("cannot start wasmkv");
+    let mut status = 0;
+    // SAFETY: rusage is plain data the kernel fills in; the pid is our child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let run = Run {
+        code,
+        stdout: std::fs::read_to_string(stdout).unwrap(),
+        stderr: std::fs::read_to_string(stderr).unwrap(),
+    };
+    (run, usage.ru_maxrss as u64 / 1024)
+}

@@ -15,7 +15,7 @@ impl batch::Host for WasmKv<'_> {
         keys: Vec<String>,
     ) -> DraftResult<Vec<Option<(String, Vec<u8>)>>> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get_many_present(&bucket, keys).await)
+        reply(draft_ops::get_many_present(&bucket, keys, &self.ctx.budget).await)
     }
 
     async fn set_many(

@@ -1,7 +1,7 @@
 //! `wasi:keyvalue/atomics@0.2.0-draft2`: signed counters and the `cas`
 //! resource.
 
-use wasmkv_engine::{Bucket, CounterRange, KvError};
+use wasmkv_engine::{Bucket, Bytes, CounterRange, KvError, Op};
 use wasmtime::component::Resource;
 
 use super::kv::atomics::{self, CasError};
@@ -12,10 +12,17 @@ impl WasmKv<'_> {
     /// Reads the key now and wraps it in a new `cas` handle.
     async fn snapshot(&mut self, bucket: Bucket, key: String) -> Result<Cas, KvError> {
         let snapshot = bucket.get(&key).await?;
+        let len = snapshot.as_ref().map_or(0, Bytes::len);
+        let charge = self
+            .ctx
+            .budget()
+            .charge(len)
+            .map_err(|c| KvError::new(Op::CompareAndSwap, bucket.name(), Some(&key), c))?;
         Ok(Cas {
             bucket,
             key,
             snapshot,
+            _charge: charge,
         })
     }
 }
@@ -46,6 +53,7 @@ impl atomics::Host for WasmKv<'_> {
             bucket,
             key,
             snapshot,
+            ..
         } = self.table.delete(cas)?;
         let swapped = bucket
             .compare_and_swap(&key, snapshot.as_deref(), value.into())

@@ -17,7 +17,7 @@ impl batch::Host for WasmKv<'_> {
         keys: Vec<String>,
     ) -> Draft2Result<Vec<Option<(String, Vec<u8>)>>> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get_many_present(&bucket, keys).await)
+        reply(draft_ops::get_many_present(&bucket, keys, &self.ctx.budget).await)
     }
 
     async fn set_many(
@@ -46,7 +46,7 @@ impl spin_batch::Host for WasmKv<'_> {
         keys: Vec<String>,
     ) -> Draft2Result<Vec<(String, Option<Vec<u8>>)>> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get_many(&bucket, keys).await)
+        reply(draft_ops::get_many(&bucket, keys, &self.ctx.budget).await)
     }
 
     async fn set_many(

@@ -11,7 +11,7 @@ mod batch;
 mod shape;
 mod store;
 
-use wasmkv_engine::{Bucket, Bytes, Cause, KvError};
+use wasmkv_engine::{Bucket, Bytes, Cause, Charge, KvError};
 use wasmtime::component::{HasData, Linker};
 
 use crate::{WasmKv, WasmKvView};
@@ -57,6 +57,7 @@ pub struct Cas {
     bucket: Bucket,
     key: String,
     snapshot: Option<Bytes>,
+    _charge: Charge,
 }
 
 /// A guest-visible result: the outer error traps, the inner one is the

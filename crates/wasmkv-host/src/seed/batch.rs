@@ -16,14 +16,17 @@ impl batch::Host for WasmKv<'_> {
         keys: Vec<String>,
     ) -> KvResult<Vec<Option<Resource<IncomingValue>>>> {
         let bucket = self.bucket(&bucket)?;
-        let values = match bucket.get_many(&keys).await {
-            Ok(values) => values,
+        let (values, mut charge) = match bucket.get_many(&keys, &self.ctx.budget).await {
+            Ok(got) => got,
             Err(e) => return self.reply(Err(e)),
         };
         let mut out = Vec::with_capacity(values.len());
         for value in values {
             out.push(match value {
-                Some(bytes) => Some(self.table.push(IncomingValue::new(bytes))?),
+                Some(bytes) => {
+                    let own = charge.split_off(bytes.len());
+                    Some(self.table.push(IncomingValue::new(bytes, own))?)
+                }
                 None => None,
             });
         }

@@ -16,10 +16,16 @@ impl readwrite::Host for WasmKv<'_> {
         key: String,
     ) -> KvResult<Option<Resource<IncomingValue>>> {
         let bucket = self.bucket(&bucket)?;
-        match bucket.get(&key).await {
-            Ok(Some(bytes)) => Ok(Ok(Some(self.table.push(IncomingValue::new(bytes))?))),
-            Ok(None) => Ok(Ok(None)),
-            Err(e) => self.reply(Err(e)),
+        let value = match bucket.get(&key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(Ok(None)),
+            Err(e) => return self.reply(Err(e)),
+        };
+        match self.ctx.budget.charge(value.len()) {
+            Ok(charge) => Ok(Ok(Some(
+                self.table.push(IncomingValue::new(value, charge))?,
+            ))),
+            Err(cause) => self.reply(Err(KvError::new(Op::Get, bucket.name(), Some(&key), cause))),
         }
     }
 

@@ -1,9 +1,8 @@
 //! `wasi:keyvalue/types` and `wasi-keyvalue-error`: buckets, value bodies
 //! and error resources.
 
-use wasmkv_engine::{Bucket, Cause, KvError, Op};
+use wasmkv_engine::{Bucket, KvError, Op};
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
 use super::KvResult;
@@ -42,21 +41,13 @@ impl types::HostBucket for WasmKv<'_> {
 
 /// The error a guest sees when it stores a value that went over the limit.
 pub(super) fn refused(op: Op, bucket: &str, key: &str, r: ValueRefused) -> KvError {
-    KvError::new(
-        op,
-        bucket,
-        Some(key),
-        Cause::ValueTooLarge {
-            len: r.attempted,
-            max: r.max,
-        },
-    )
+    KvError::new(op, bucket, Some(key), r.cause())
 }
 
 impl types::HostOutgoingValue for WasmKv<'_> {
     fn new_outgoing_value(&mut self) -> wasmtime::Result<Resource<OutgoingValue>> {
         let max = self.ctx.engine.limits().max_value_bytes;
-        Ok(self.table.push(OutgoingValue::new(max))?)
+        Ok(self.table.push(OutgoingValue::new(max, &self.ctx.budget))?)
     }
 
     fn outgoing_value_write_body_async(
@@ -72,15 +63,11 @@ impl types::HostOutgoingValue for WasmKv<'_> {
         value: Resource<OutgoingValue>,
         body: Vec<u8>,
     ) -> KvResult<()> {
-        let result = self.table.get(&value)?.replace(body).map_err(|r| {
-            KvError::unbound(
-                Op::WriteValue,
-                Cause::ValueTooLarge {
-                    len: r.attempted,
-                    max: r.max,
-                },
-            )
-        });
+        let result = self
+            .table
+            .get(&value)?
+            .replace(body)
+            .map_err(|r| KvError::unbound(Op::WriteValue, r.cause()));
         self.reply(result)
     }
 
@@ -99,8 +86,7 @@ impl types::HostIncomingValue for WasmKv<'_> {
         &mut self,
         value: Resource<IncomingValue>,
     ) -> KvResult<Resource<DynInputStream>> {
-        let bytes = self.table.get(&value)?.bytes().clone();
-        let stream: DynInputStream = Box::new(MemoryInputPipe::new(bytes));
+        let stream: DynInputStream = Box::new(self.table.get(&value)?.reader());
         Ok(Ok(self.table.push(stream)?))
     }
 
