@@ -17,8 +17,16 @@ pub const TIMED_OUT: i32 = 124;
 /// The component trapped (128 + SIGABRT, as `wasmtime run` reports it).
 pub const TRAPPED: i32 = 134;
 
+/// The command's output could not be written (full disk, I/O error);
+/// whatever it changed was changed, and the message says so (EX_IOERR).
+pub const OUTPUT_FAILED: i32 = 74;
+
+/// The reader closed the pipe before all the output was written: the exit
+/// status of a process killed by SIGPIPE, without the signal.
+pub const CLOSED_PIPE: i32 = 141;
+
 /// Prints wasmkv's one-line error to stderr.
 pub fn report(error: &anyhow::Error) {
     let line = format!("{error:#}").replace(['\n', '\r'], " ");
-    eprintln!("wasmkv: error: {line}");
+    crate::output::stderr_line(&format!("wasmkv: error: {line}"));
 }

@@ -9,6 +9,7 @@ mod guest_limits;
 mod host;
 mod kv;
 mod outbound;
+mod output;
 mod run;
 mod runtime;
 mod serve;
@@ -35,7 +36,7 @@ fn main() {
     // share one write, and an idle server's lines appear at once.
     let (writer, flush_on_drop) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+        .finish(output::LogSink::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WASMKV_LOG")

@@ -12,6 +12,7 @@ use wasmkv_engine::{Bucket, Bytes, CounterRange, Engine};
 use crate::cli::{KvArgs, KvCommand};
 use crate::config::Setup;
 use crate::exit;
+use crate::output;
 
 /// Exit code of `get` for an absent key, so scripts can test for it.
 const NOT_FOUND: i32 = 1;
@@ -45,15 +46,17 @@ async fn execute(args: KvArgs) -> anyhow::Result<i32> {
                 keys.retain(|k| k.starts_with(&prefix));
             }
             keys.sort();
-            let mut out = std::io::stdout().lock();
+            let mut listing = String::new();
             for key in keys {
-                writeln!(out, "{key}")?;
+                listing.push_str(&key);
+                listing.push('\n');
             }
+            return Ok(print(listing.as_bytes(), None));
         }
         KvCommand::Get { bucket, key } => match open(&engine, &bucket)?.get(&key).await? {
-            Some(value) => std::io::stdout().lock().write_all(&value)?,
+            Some(value) => return Ok(print(&value, None)),
             None => {
-                eprintln!("wasmkv: key {key:?} is not in bucket {bucket:?}");
+                output::stderr_line(&format!("wasmkv: key {key:?} is not in bucket {bucket:?}"));
                 return Ok(NOT_FOUND);
             }
         },
@@ -83,26 +86,31 @@ async fn execute(args: KvArgs) -> anyhow::Result<i32> {
             let value = open(&engine, &bucket)?
                 .increment(&key, delta.into(), ADMIN_COUNTER_RANGE)
                 .await?;
-            println!("{value}");
+            let done = format!("the increment was applied (new value {value})");
+            return Ok(print(format!("{value}\n").as_bytes(), Some(&done)));
         }
         KvCommand::Export { bucket, out } => {
             let bucket = open(&engine, &bucket)?;
             let progress = std::io::stderr().is_terminal();
-            let count = match out {
+            let mut sink = match &out {
                 Some(path) => {
-                    let file = File::create(&path)
+                    let file = File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    transfer::export(&bucket, &mut BufWriter::new(file), progress).await?
+                    Sink::new(Box::new(BufWriter::new(file)))
                 }
-                None => {
-                    let mut stdout = BufWriter::new(std::io::stdout().lock());
-                    transfer::export(&bucket, &mut stdout, progress).await?
-                }
+                None => Sink::new(Box::new(BufWriter::new(std::io::stdout()))),
             };
-            eprintln!(
+            let count = match transfer::export(&bucket, &mut sink, progress).await {
+                Ok(count) => count,
+                Err(e) => match sink.failed {
+                    Some(kind) => return Ok(output::write_failed(&e, kind, None, 0)),
+                    None => return Err(e),
+                },
+            };
+            output::stderr_line(&format!(
                 "wasmkv: exported {count} keys from bucket {:?}",
                 bucket.name()
-            );
+            ));
         }
         KvCommand::Import { bucket, input } => {
             let bucket = open(&engine, &bucket)?;
@@ -115,13 +123,58 @@ async fn execute(args: KvArgs) -> anyhow::Result<i32> {
                 }
                 None => transfer::import(&bucket, std::io::stdin().lock(), progress).await?,
             };
-            eprintln!(
+            output::stderr_line(&format!(
                 "wasmkv: imported {count} keys into bucket {:?}",
                 bucket.name()
-            );
+            ));
         }
     }
     Ok(0)
+}
+
+/// Writes a command's whole output; `done` names a change already made.
+fn print(bytes: &[u8], done: Option<&str>) -> i32 {
+    match output::stdout(bytes) {
+        Ok(()) => 0,
+        Err(e) => output::write_failed(&anyhow::anyhow!("{e}"), e.kind(), done, 0),
+    }
+}
+
+/// An export's destination, remembering whether a write to it failed, so
+/// that failure is told apart from the store's.
+struct Sink {
+    inner: Box<dyn Write>,
+    failed: Option<std::io::ErrorKind>,
+}
+
+impl Sink {
+    fn new(inner: Box<dyn Write>) -> Self {
+        Self {
+            inner,
+            failed: None,
+        }
+    }
+}
+
+impl Sink {
+    fn note<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result {
+            self.failed.get_or_insert(e.kind());
+        }
+        result
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.note(result)
+    }
 }
 
 fn open(engine: &Engine, bucket: &str) -> anyhow::Result<Bucket> {
