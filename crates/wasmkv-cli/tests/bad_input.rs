@@ -244,3 +244,109 @@ fn batches_and_listings_over_their_caps_are_refused_and_write_nothing() {
         &["keys bucket \"default\"", "max_listed_keys (12)"],
     );
 }
+
+/// Where a command's output goes in the output-fault table.
+#[derive(Clone, Copy, Debug)]
+enum Sink {
+    /// `/dev/full`: every write fails with ENOSPC.
+    Full,
+    /// A pipe whose reader is already gone: every write fails with EPIPE.
+    ClosedPipe,
+}
+
+/// Runs `wasmkv ARGS` with stdout (or, with `on_stderr`, stderr) sent to `sink`.
+fn run_into(dir: &std::path::Path, args: &[&str], sink: Sink, on_stderr: bool) -> common::Run {
+    use std::process::Stdio;
+    let target = || match sink {
+        Sink::Full => Stdio::from(std::fs::File::create("/dev/full").unwrap()),
+        Sink::ClosedPipe => Stdio::piped(),
+    };
+    let mut cmd = common::wasmkv(dir);
+    cmd.args(args);
+    if on_stderr {
+        cmd.stdout(Stdio::piped()).stderr(target());
+    } else {
+        cmd.stdout(target()).stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("cannot start wasmkv");
+    // Close the reading end before wasmkv writes anything.
+    if on_stderr {
+        drop(child.stderr.take());
+    } else {
+        drop(child.stdout.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn output_faults_never_panic_and_never_misreport_a_change() {
+    let dir = workdir();
+    let d = dir.path();
+    // (args, sink, fault on stderr, exit code, what the message must hold)
+    let table: &[(&[&str], Sink, bool, i32, &str)] = &[
+        (
+            &["kv", "incr", "default", "n", "5"],
+            Sink::Full,
+            false,
+            74,
+            "the increment was applied (new value 5), but its output could not be written",
+        ),
+        (
+            &["kv", "get", "default", "n"],
+            Sink::Full,
+            false,
+            74,
+            "could not be written",
+        ),
+        (
+            &["kv", "export", "default"],
+            Sink::Full,
+            false,
+            74,
+            "could not be written",
+        ),
+        (&["kv", "list", "default"], Sink::ClosedPipe, false, 141, ""),
+        (
+            &["kv", "get", "default", "n"],
+            Sink::ClosedPipe,
+            false,
+            141,
+            "",
+        ),
+        // A change whose output nobody reads still succeeded.
+        (
+            &["kv", "incr", "default", "n", "1"],
+            Sink::ClosedPipe,
+            false,
+            0,
+            "",
+        ),
+        (&["run", "missing.wasm"], Sink::ClosedPipe, true, 125, ""),
+        (&["run", "missing.wasm"], Sink::Full, true, 125, ""),
+    ];
+    for &(args, sink, on_stderr, code, message) in table {
+        let out = run_into(d, args, sink, on_stderr);
+        assert_eq!(
+            out.code, code,
+            "{args:?} into {sink:?}: {}{}",
+            out.stdout, out.stderr
+        );
+        if !on_stderr {
+            assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+            assert_eq!(
+                out.stderr.lines().count(),
+                message.len().min(1),
+                "{args:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    // Both increments landed, whatever became of their output.
+    let value = run(d, &["kv", "get", "default", "n"]).success();
+    assert_eq!(value.stdout, "6");
+}
