@@ -13,6 +13,7 @@
 mod backend;
 pub mod counter;
 mod error;
+mod redact;
 mod store_url;
 
 #[cfg(feature = "memory")]
@@ -25,6 +26,7 @@ pub use backend::{Backend, KeyPage, SharedBackend};
 pub use bytes::Bytes;
 pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};
+pub use redact::redact_secrets;
 pub use redis::url::{RedisUrl, Topology};
 pub use store_url::{StoreUrl, StoreUrlError};
 

@@ -38,8 +38,8 @@ impl FromStr for StoreUrl {
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         let fail = |reason: &str| StoreUrlError {
-            url: url.to_string(),
-            reason: reason.to_string(),
+            url: crate::redact_secrets(url),
+            reason: crate::redact_secrets(reason),
         };
         let (scheme, rest) = url.split_once(':').ok_or_else(|| {
             fail("expected memory:, sqlite:PATH, redis://HOST:PORT or redis-cluster://HOST:PORT")

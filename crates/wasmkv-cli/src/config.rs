@@ -19,7 +19,7 @@ pub const DEFAULT_SQLITE_PATH: &str = ".wasmkv/default.db";
 pub const DEFAULT_CONFIG_FILE: &str = "wasmkv.toml";
 
 /// `wasmkv.toml`, as DESIGN.md specifies it. Unknown keys are errors.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     #[serde(default)]
@@ -31,8 +31,9 @@ struct ConfigFile {
 }
 
 /// One `[stores.NAME]` table. Flat rather than tagged by `type`, so an
-/// unknown key is reported at its own line, not at the table's.
-#[derive(Debug, Deserialize)]
+/// unknown key is reported at its own line, not at the table's. No `Debug`:
+/// `url` may hold a password.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoreConfig {
     #[serde(rename = "type")]
@@ -115,13 +116,14 @@ impl Setup {
         }
         check_limits(&limits)?;
         for flag in store_flags {
+            let shown = wasmkv_backend::redact_secrets(flag);
             let (name, url) = flag
                 .split_once('=')
                 .filter(|(name, _)| !name.is_empty())
                 .with_context(|| {
-                    format!("--store {flag:?}: expected NAME=URL, e.g. --store default=memory:")
+                    format!("--store {shown:?}: expected NAME=URL, e.g. --store default=memory:")
                 })?;
-            let url: StoreUrl = url.parse().with_context(|| format!("--store {flag:?}"))?;
+            let url: StoreUrl = url.parse().with_context(|| format!("--store {shown:?}"))?;
             stores.insert(name.to_string(), url);
         }
         for flag in bucket_flags {

@@ -27,6 +27,8 @@ pub const CLOSED_PIPE: i32 = 141;
 
 /// Prints wasmkv's one-line error to stderr.
 pub fn report(error: &anyhow::Error) {
-    let line = format!("{error:#}").replace(['\n', '\r'], " ");
+    // Redacted whatever the error quotes: a last guard for secrets in
+    // input that failed to parse, wherever the message came from.
+    let line = wasmkv_backend::redact_secrets(&format!("{error:#}")).replace(['\n', '\r'], " ");
     crate::output::stderr_line(&format!("wasmkv: error: {line}"));
 }

@@ -350,3 +350,42 @@ fn output_faults_never_panic_and_never_misreport_a_change() {
     let value = run(d, &["kv", "get", "default", "n"]).success();
     assert_eq!(value.stdout, "6");
 }
+
+#[test]
+fn passwords_are_never_echoed_by_bad_store_urls() {
+    let dir = workdir();
+    let d = dir.path();
+    let secret = "Pa/ss9wd";
+    let bad_urls = [
+        "redis://:Pa/ss9wd@127.0.0.1:16380",
+        "redis://:Pa/ss9wd@127.0.0.1:notaport",
+        "redis://user:Pa/ss9wd@127.0.0.1:1/x",
+        "redis://:Pa/ss9wd@127.0.0.1:1?bogus=1",
+        "redis-cluster://:Pa/ss9wd@a:1,,b:2",
+    ];
+    for url in bad_urls {
+        let flag = run(
+            d,
+            &[
+                "kv",
+                "--store",
+                &format!("default={url}"),
+                "list",
+                "default",
+            ],
+        );
+        std::fs::write(
+            d.join("wasmkv.toml"),
+            format!("[stores.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
+        )
+        .unwrap();
+        let file = run(d, &["kv", "list", "default"]);
+        std::fs::remove_file(d.join("wasmkv.toml")).unwrap();
+        for out in [flag, file] {
+            assert_eq!(out.code, 125, "{url}: {}", out.stderr);
+            assert!(out.stderr.contains("***"), "{url}: {}", out.stderr);
+            assert!(!out.stderr.contains(secret), "{url} leaked: {}", out.stderr);
+            assert!(!out.stdout.contains(secret), "{url} leaked: {}", out.stdout);
+        }
+    }
+}

@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{component, kvtool, run_concurrently, wasmkv, workdir};
+use common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 fn store(url: &str) -> String {
@@ -171,4 +171,55 @@ fn a_redis_store_from_wasmkv_toml_uses_its_prefix() {
         "{}",
         out.stderr
     );
+}
+
+/// A password kept out of the command line (`ps` shows every argument):
+/// from a file named in the URL, or from an environment variable.
+#[test]
+fn redis_password_comes_from_a_file_or_the_environment() {
+    let server = RedisServer::start();
+    let dir = workdir();
+    let secret = "s3cr/t@pw";
+    std::fs::write(dir.path().join("redis.pass"), format!("{secret}\n")).unwrap();
+    server.cli(&["CONFIG", "SET", "requirepass", secret]);
+
+    let without = run(
+        dir.path(),
+        &[
+            "kv",
+            "--store",
+            &format!("default={}", server.url()),
+            "set",
+            "default",
+            "k",
+            "v",
+        ],
+    );
+    assert_ne!(
+        without.code, 0,
+        "a server that needs a password accepted none"
+    );
+    assert!(!without.stderr.contains(secret));
+
+    let from_file = format!("default={}?password_file=redis.pass", server.url());
+    run(
+        dir.path(),
+        &["kv", "--store", &from_file, "set", "default", "k", "v"],
+    )
+    .success();
+    let from_env = format!(
+        "default={}?password_env=WASMKV_TEST_REDIS_PASSWORD",
+        server.url()
+    );
+    let got = wasmkv(dir.path())
+        .env("WASMKV_TEST_REDIS_PASSWORD", secret)
+        .args(["kv", "--store", &from_env, "get", "default", "k"])
+        .output()
+        .unwrap();
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(got.stdout, b"v");
 }

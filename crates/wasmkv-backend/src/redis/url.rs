@@ -1,6 +1,8 @@
 //! Redis store URLs: `redis://`, `rediss://` and `redis-cluster://`, plus
-//! wasmkv's own query parameters (`prefix`, `timeout_ms`), which are taken off
-//! before the URL reaches the Redis client.
+//! wasmkv's own query parameters (`prefix`, `timeout_ms`, `password_env`,
+//! `password_file`), which are taken off before the URL reaches the Redis
+//! client. The last two keep the password out of the command line, where
+//! `ps` shows it to every user of the machine.
 
 use std::fmt;
 use std::time::Duration;
@@ -61,12 +63,19 @@ impl RedisUrl {
             "redis-cluster" => Topology::Cluster,
             _ => return fail("not a Redis scheme"),
         };
-        let (prefix, timeout) = parse_params(query)?;
-        let nodes = match topology {
+        let params = parse_params(query)?;
+        let mut nodes = match topology {
             Topology::Single => vec![single_node(scheme, authority_and_path)?],
             Topology::Cluster => cluster_nodes(authority_and_path)?,
         };
-        let redacted = redact(&format!("{scheme}:{rest}"));
+        if let Some(password) = params.password {
+            nodes = nodes
+                .iter()
+                .map(|node| with_password(node, &password))
+                .collect::<Result<_, _>>()?;
+        }
+        let (prefix, timeout) = (params.prefix, params.timeout);
+        let redacted = crate::redact_secrets(&format!("{scheme}:{rest}"));
         Ok(RedisUrl {
             topology,
             prefix,
@@ -82,10 +91,43 @@ impl RedisUrl {
     }
 }
 
-fn parse_params(query: Option<&str>) -> Result<(String, Duration), RedisUrlError> {
+/// wasmkv's own parameters, taken off the URL.
+struct Params {
+    prefix: String,
+    timeout: Duration,
+    /// Read from `password_env` or `password_file`, never from the URL text.
+    password: Option<String>,
+}
+
+fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
     let mut prefix = DEFAULT_PREFIX.to_string();
     let mut timeout = DEFAULT_TIMEOUT;
+    let mut password = None;
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let secret = match &*name {
+            "password_env" => Some(std::env::var(&*value).map_err(|_| {
+                RedisUrlError(format!(
+                    "password_env: the environment variable {value:?} is not set (or not UTF-8)"
+                ))
+            })?),
+            "password_file" => Some(
+                std::fs::read_to_string(&*value)
+                    .map_err(|e| {
+                        RedisUrlError(format!("password_file: cannot read {value:?}: {e}"))
+                    })?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        if let Some(secret) = secret {
+            if password.replace(secret).is_some() {
+                return Err(RedisUrlError(
+                    "give one of password_env and password_file, not both".into(),
+                ));
+            }
+            continue;
+        }
         match &*name {
             "prefix" => prefix = value.into_owned(),
             "timeout_ms" => {
@@ -98,17 +140,42 @@ fn parse_params(query: Option<&str>) -> Result<(String, Duration), RedisUrlError
             }
             other => {
                 return Err(RedisUrlError(format!(
-                    "unknown parameter {other:?} (known: prefix, timeout_ms)"
+                    "unknown parameter {other:?} (known: prefix, timeout_ms, password_env, password_file)"
                 )));
             }
         }
     }
-    Ok((prefix, timeout))
+    Ok(Params {
+        prefix,
+        timeout,
+        password,
+    })
+}
+
+/// `node` with `password` set, refused when the URL has one already.
+fn with_password(node: &str, password: &str) -> Result<String, RedisUrlError> {
+    let mut url = url::Url::parse(node).map_err(|e| RedisUrlError(e.to_string()))?;
+    if url.password().is_some() {
+        return Err(RedisUrlError(
+            "the URL has a password already; give it there or by password_env/password_file, not both"
+                .into(),
+        ));
+    }
+    url.set_password(Some(password))
+        .map_err(|()| RedisUrlError("cannot set a password on this URL".into()))?;
+    Ok(url.to_string())
 }
 
 fn single_node(scheme: &str, authority_and_path: &str) -> Result<String, RedisUrlError> {
     let text = format!("{scheme}://{authority_and_path}");
-    let parsed = url::Url::parse(&text).map_err(|e| RedisUrlError(e.to_string()))?;
+    let parsed = url::Url::parse(&text).map_err(|e| {
+        let hint = if authority_and_path.contains('@') {
+            " (in a password, / ? # @ must be percent-encoded, e.g. %2F; or keep it out of the URL with password_env or password_file)"
+        } else {
+            ""
+        };
+        RedisUrlError(format!("{e}{hint}"))
+    })?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(RedisUrlError(
             "needs a host, e.g. redis://127.0.0.1:6379".into(),
@@ -144,25 +211,6 @@ fn cluster_nodes(authority_and_path: &str) -> Result<Vec<String>, RedisUrlError>
             single_node("redis", &format!("{userinfo}{host}"))
         })
         .collect()
-}
-
-/// Replaces the password in `user:password@` with `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, body)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match body.rsplit_once('@') {
-        Some((userinfo, rest)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                "***".to_string()
-            };
-            format!("{scheme}://{shown}@{rest}")
-        }
-        None => url.to_string(),
-    }
 }
 
 impl fmt::Display for RedisUrl {
@@ -224,6 +272,35 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
         let url = RedisUrl::parse("redis-cluster", "//:s3cret@a:1,b:2").unwrap();
         assert_eq!(url.to_string(), "redis-cluster://:***@a:1,b:2");
+    }
+
+    #[test]
+    fn password_comes_from_a_file_and_is_never_shown() {
+        let dir = std::env::temp_dir().join(format!("wasmkv-pw-{}", std::process::id()));
+        std::fs::write(&dir, "s3/cr@t\n").unwrap();
+        let rest = format!(
+            "//10.0.0.1:7000,10.0.0.2:7001?password_file={}",
+            dir.display()
+        );
+        let url = RedisUrl::parse("redis-cluster", &rest).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        for node in url.nodes() {
+            let parsed = url::Url::parse(node).unwrap();
+            let password = parsed.password().unwrap();
+            assert_eq!(
+                url::form_urlencoded::parse(format!("p={password}").as_bytes())
+                    .next()
+                    .unwrap()
+                    .1,
+                "s3/cr@t"
+            );
+        }
+        assert!(!url.to_string().contains("s3"));
+        assert!(!format!("{url:?}").contains("s3"));
+        let both = RedisUrl::parse("redis", "//:x@h:1?password_env=HOME");
+        assert!(both.unwrap_err().0.contains("not both"));
+        let unset = RedisUrl::parse("redis", "//h:1?password_env=WASMKV_SURELY_UNSET_VAR");
+        assert!(unset.unwrap_err().0.contains("not set"));
     }
 
     #[test]
