@@ -389,3 +389,52 @@ fn passwords_are_never_echoed_by_bad_store_urls() {
         }
     }
 }
+
+#[test]
+fn sqlite_stores_that_would_lose_acknowledged_writes_are_refused() {
+    let dir = workdir();
+    let d = dir.path();
+    for url in ["sqlite::memory:", "sqlite:file:x?mode=memory", "sqlite:."] {
+        let out = run(
+            d,
+            &[
+                "kv",
+                "--store",
+                &format!("default={url}"),
+                "set",
+                "default",
+                "k",
+                "v",
+            ],
+        );
+        assert_eq!(out.code, 125, "{url}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains("cannot be opened"), "{}", out.stderr);
+    }
+    let out = run(
+        d,
+        &[
+            "kv",
+            "--store",
+            "default=sqlite::memory:",
+            "list",
+            "default",
+        ],
+    );
+    assert!(
+        out.stderr.contains("use the `memory:` store"),
+        "{}",
+        out.stderr
+    );
+    // The cause is said once, not once per error in the chain.
+    assert_eq!(out.stderr.matches("acknowledged writes").count(), 1, "{}", out.stderr);
+
+    std::fs::write(
+        d.join("wasmkv.toml"),
+        "[stores.default]\ntype = \"sqlite\"\npath = \"\"\n",
+    )
+    .unwrap();
+    let out = run(d, &["kv", "list", "default"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.stderr.contains("the path is empty"), "{}", out.stderr);
+}

@@ -37,14 +37,15 @@ pub enum EngineBuildError {
         store: String,
     },
     /// A configured store could not be opened.
-    #[error("store {name:?} ({url}) cannot be opened: {source}")]
+    #[error("store {name:?} ({url}) cannot be opened: {cause}")]
     OpenStore {
         /// The store's name.
         name: String,
         /// Its URL.
         url: String,
-        /// Why it failed.
-        source: Box<BackendError>,
+        /// Why it failed. Not an error `source`: the message already says
+        /// it, and a source would print it twice in a `{:#}` chain.
+        cause: Box<BackendError>,
     },
 }
 
@@ -112,10 +113,10 @@ impl EngineBuilder {
                 StoreSource::Url(url) => {
                     url.open()
                         .await
-                        .map_err(|source| EngineBuildError::OpenStore {
+                        .map_err(|cause| EngineBuildError::OpenStore {
                             name: name.clone(),
                             url: url.to_string(),
-                            source: Box::new(source),
+                            cause: Box::new(cause),
                         })?
                 }
             };

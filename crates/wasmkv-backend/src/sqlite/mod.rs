@@ -84,6 +84,9 @@ impl SqliteBackend {
             options,
             idle: Mutex::new(Vec::new()),
         };
+        if let Some(problem) = not_a_shared_file(&inner.path) {
+            return Err(inner.error(problem));
+        }
         if let Some(parent) = inner.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 inner.error(format_args!(
@@ -211,6 +214,27 @@ fn is_busy(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+/// Why `path` would not name one database file every connection shares, if
+/// it would not. SQLite's in-memory and URI forms give each connection a
+/// private database: a write would be acknowledged, then not found.
+fn not_a_shared_file(path: &Path) -> Option<String> {
+    let text = path.to_string_lossy();
+    let memory_hint = "every connection would get its own private in-memory database, so acknowledged writes would vanish; use the `memory:` store for data that lives as long as the process";
+    if text.is_empty() {
+        Some("the path is empty; give a file, e.g. sqlite:.wasmkv/default.db".into())
+    } else if text == ":memory:" || text.starts_with(":memory:?") {
+        Some(format!("this is SQLite's in-memory form: {memory_hint}"))
+    } else if text.starts_with("file:") {
+        Some(format!(
+            "SQLite URIs are not accepted (with mode=memory, {memory_hint}); give a plain file path"
+        ))
+    } else if path.is_dir() {
+        Some("the path is a directory; give a file inside it, e.g. DIR/kv.db".into())
+    } else {
+        None
+    }
 }
 
 /// The stored value's length, without reading it.
