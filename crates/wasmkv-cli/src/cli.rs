@@ -174,7 +174,8 @@ pub struct KvArgs {
     pub command: KvCommand,
 }
 
-/// The admin commands; buckets resolve through the grants as in `run`.
+/// The admin commands. Any bucket can be named: one with a grant lives in
+/// its granted store, any other where `*` points, else in `default`.
 #[derive(Subcommand, Debug)]
 pub enum KvCommand {
     /// Print the bucket's keys, sorted, one per line.
@@ -198,8 +199,13 @@ pub enum KvCommand {
         bucket: String,
         /// The key.
         key: String,
-        /// The value; `-` reads it from stdin.
-        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        /// The value; `-` reads it from stdin. A value may itself start
+        /// with `-` (`kv set b k -5`).
+        #[arg(
+            required_unless_present = "file",
+            conflicts_with = "file",
+            allow_hyphen_values = true
+        )]
         value: Option<String>,
         /// Read the value from this file.
         #[arg(long, value_name = "F")]

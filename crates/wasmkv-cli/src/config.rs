@@ -153,9 +153,20 @@ impl Setup {
     }
 
     /// Lifts the batch and listing caps, which protect the host from guests,
-    /// not from its own operator.
+    /// not from its own operator, and lets the operator reach any bucket:
+    /// grants keep components apart, while a person naming a bucket on the
+    /// command line has the authority already. A bucket without a grant of
+    /// its own lives where `*` points, else in the default store.
     pub fn for_admin(mut self) -> Self {
         self.limits = self.limits.for_admin();
+        if !self.grants.iter().any(|(bucket, _)| bucket == "*") {
+            self.grants.grant("*", DEFAULT_STORE);
+            self.stores
+                .entry(DEFAULT_STORE.to_string())
+                .or_insert_with(|| StoreUrl::Sqlite {
+                    path: DEFAULT_SQLITE_PATH.into(),
+                });
+        }
         self
     }
 

@@ -28,6 +28,45 @@ use crate::cli::{Cli, Command};
 const DEFAULT_LOG: &str =
     "warn,wasmkv::access=info,wasmkv::serve=info,wasmtime_internal_cache=error";
 
+/// Help and version go to stdout with exit 0. Any other command-line
+/// mistake is wasmkv's one error line with exit 125, like every other
+/// failure before the component runs, instead of clap's usage block and 2.
+fn usage_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            exit::SETUP_FAILED
+        } else {
+            0
+        };
+        let _ = e.print();
+        return code;
+    }
+    let rendered = e.render().to_string();
+    // The message is the first paragraph (a list of missing arguments
+    // follows on indented lines); usage and help hints come after.
+    let first = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = first.trim_start_matches("error: ");
+    let tip = rendered
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix("tip: "))
+        .map(|tip| format!("; {tip}"))
+        .unwrap_or_default();
+    exit::report(&anyhow::anyhow!("{first}{tip} (see `wasmkv --help`)"));
+    exit::SETUP_FAILED
+}
+
 fn main() {
     // Log lines are written by a thread of their own, so a request never
     // waits on a write to stderr (the access log writes one per request).
@@ -46,7 +85,14 @@ fn main() {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = usage_error(&e);
+            drop(flush_on_drop);
+            std::process::exit(code);
+        }
+    };
     let code = match cli.command {
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),

@@ -427,7 +427,12 @@ fn sqlite_stores_that_would_lose_acknowledged_writes_are_refused() {
         out.stderr
     );
     // The cause is said once, not once per error in the chain.
-    assert_eq!(out.stderr.matches("acknowledged writes").count(), 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("acknowledged writes").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 
     std::fs::write(
         d.join("wasmkv.toml"),
@@ -437,4 +442,58 @@ fn sqlite_stores_that_would_lose_acknowledged_writes_are_refused() {
     let out = run(d, &["kv", "list", "default"]);
     assert_eq!(out.code, 125, "{}", out.stderr);
     assert!(out.stderr.contains("the path is empty"), "{}", out.stderr);
+}
+
+#[test]
+fn command_line_mistakes_are_one_error_line_and_exit_125() {
+    let dir = workdir();
+    let d = dir.path();
+    let table: &[(&[&str], &str)] = &[
+        (&["--bogus"], "unexpected argument '--bogus'"),
+        (&["run"], "<COMPONENT>"),
+        (
+            &["run", "--timeout", "soon", "x.wasm"],
+            "'--timeout <DURATION>'",
+        ),
+        (
+            &["run", "--max-resources", "-1", "x.wasm"],
+            "--max-resources",
+        ),
+        (&["kv", "set"], "<BUCKET> <KEY> <VALUE>"),
+        (&["kv", "incr", "default", "n", "one"], "'one'"),
+        (
+            &["serve", "--max-concurrency", "x", "h.wasm"],
+            "--max-concurrency",
+        ),
+    ];
+    for &(args, needle) in table {
+        let out = run(d, args);
+        assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("wasmkv: error: "), "{}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+    // Not UTF-8: still one line, still 125.
+    use std::os::unix::ffi::OsStrExt;
+    let out = common::wasmkv(d)
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    // Help is not an error.
+    assert_eq!(run(d, &["--help"]).code, 0);
+    // Values and deltas may start with `-`.
+    run(d, &["kv", "set", "default", "k", "-5"]).success();
+    assert_eq!(
+        run(d, &["kv", "get", "default", "k"]).success().stdout,
+        "-5"
+    );
+    assert_eq!(
+        run(d, &["kv", "incr", "default", "n", "-3"])
+            .success()
+            .stdout,
+        "-3\n"
+    );
 }
