@@ -4,6 +4,12 @@
 //! undo the others), commits once — one fsync for the whole group — and only
 //! then acknowledges each write. Many concurrent writers share the cost of a
 //! durable commit; a single writer pays what it paid before.
+//!
+//! Some failures (disk full, I/O errors) make SQLite roll back the whole
+//! transaction, not just the failing statement. The group stops there: the
+//! writes before it were undone with it, the writes after it are not run
+//! (each would otherwise commit on its own in autocommit mode while being
+//! reported failed), and every write of the group is reported failed.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -23,8 +29,9 @@ const AWAKE_AFTER_GROUP: Duration = Duration::from_micros(100);
 
 /// One write waiting for its group.
 trait Job: Send {
-    /// Runs the write inside the group's transaction.
-    fn apply(&mut self, tx: &mut Transaction<'_>);
+    /// Runs the write inside the group's transaction; the error, if any,
+    /// on one line.
+    fn apply(&mut self, tx: &mut Transaction<'_>) -> Option<String>;
     /// Acknowledges the write once the group's commit is known.
     fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
@@ -132,7 +139,13 @@ fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(),
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| e.to_string())?;
     for job in group.iter_mut() {
-        job.apply(&mut tx);
+        let failure = job.apply(&mut tx);
+        if tx.is_autocommit() {
+            return Err(format!(
+                "SQLite rolled back the whole transaction after a write failed ({}); no write of this group was applied",
+                failure.as_deref().unwrap_or("no error was given")
+            ));
+        }
     }
     tx.commit().map_err(|e| e.to_string())
 }
@@ -149,8 +162,8 @@ where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T, OpError> + Send + 'static,
 {
-    fn apply(&mut self, tx: &mut Transaction<'_>) {
-        let Some(op) = self.op.take() else { return };
+    fn apply(&mut self, tx: &mut Transaction<'_>) -> Option<String> {
+        let op = self.op.take()?;
         let result = match tx.savepoint() {
             Ok(savepoint) => match op(&savepoint) {
                 // Dropping an uncommitted savepoint rolls back this write only.
@@ -159,7 +172,13 @@ where
             },
             Err(e) => Err(OpError::Sqlite(e)),
         };
+        let failure = match &result {
+            Ok(_) => None,
+            Err(OpError::Sqlite(e)) => Some(e.to_string()),
+            Err(OpError::Backend(e)) => Some(e.to_string()),
+        };
         self.result = Some(result);
+        failure
     }
 
     fn finish(self: Box<Self>, commit: Result<(), &str>) {
@@ -177,5 +196,90 @@ where
         // The caller may have gone away (its call was cancelled); the write
         // is durable all the same.
         let _ = self.reply.send(answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(
+        op: impl FnOnce(&Connection) -> Result<(), OpError> + Send + 'static,
+    ) -> (Box<dyn Job>, oneshot::Receiver<BackendResult<()>>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            op: Some(op),
+            result: None,
+            reply,
+            store: "test".into(),
+        });
+        (job, answer)
+    }
+
+    fn insert(key: &'static str) -> impl FnOnce(&Connection) -> Result<(), OpError> + Send {
+        move |conn| {
+            conn.execute("INSERT INTO t (k) VALUES (?1)", [key])?;
+            Ok(())
+        }
+    }
+
+    /// A write that fails the way a full disk does: SQLite has rolled the
+    /// whole transaction back by the time the error comes out.
+    fn fail_rolling_back_everything(conn: &Connection) -> Result<(), OpError> {
+        conn.execute_batch("ROLLBACK")?;
+        Err(OpError::Backend(BackendError::unavailable(
+            "test",
+            "database or disk is full",
+        )))
+    }
+
+    #[test]
+    fn a_whole_transaction_rollback_mid_group_applies_and_acknowledges_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("kv.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .unwrap();
+        let (a, a_answer) = job(insert("a"));
+        let (fault, fault_answer) = job(fail_rolling_back_everything);
+        let (c, c_answer) = job(insert("c"));
+        let mut group = vec![a, fault, c];
+
+        let commit = commit_group(&mut conn, &mut group);
+        let message = commit.clone().unwrap_err();
+        assert!(message.contains("disk is full"), "{message}");
+        for job in group {
+            job.finish(commit.as_ref().map(|_| ()).map_err(String::as_str));
+        }
+        for answer in [a_answer, fault_answer, c_answer] {
+            assert!(answer.blocking_recv().unwrap().is_err());
+        }
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "a write reported failed was applied");
+    }
+
+    #[test]
+    fn a_refused_write_mid_group_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("kv.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .unwrap();
+        let (a, a_answer) = job(insert("a"));
+        let (dup, dup_answer) = job(insert("a"));
+        let (c, c_answer) = job(insert("c"));
+        let mut group = vec![a, dup, c];
+        let commit = commit_group(&mut conn, &mut group);
+        assert!(commit.is_ok());
+        for job in group {
+            job.finish(commit.as_ref().map(|_| ()).map_err(String::as_str));
+        }
+        assert!(a_answer.blocking_recv().unwrap().is_ok());
+        assert!(dup_answer.blocking_recv().unwrap().is_err());
+        assert!(c_answer.blocking_recv().unwrap().is_ok());
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 2);
     }
 }
