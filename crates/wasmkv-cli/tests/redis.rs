@@ -223,3 +223,140 @@ fn redis_password_comes_from_a_file_or_the_environment() {
     );
     assert_eq!(got.stdout, b"v");
 }
+
+/// One cluster node, as `CLUSTER NODES` lists it.
+struct ClusterNode {
+    id: String,
+    port: u16,
+    slots: Vec<(u16, u16)>,
+}
+
+fn cluster_nodes(cluster: &RedisCluster) -> Vec<ClusterNode> {
+    let listing = cluster.nodes()[0].cli(&["CLUSTER", "NODES"]);
+    listing
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = fields[1]
+                .split('@')
+                .next()
+                .and_then(|addr| addr.rsplit_once(':'))
+                .and_then(|(_, port)| port.parse().ok())
+                .expect("CLUSTER NODES address");
+            let slots = fields[8..]
+                .iter()
+                .filter(|range| !range.starts_with('['))
+                .map(|range| match range.split_once('-') {
+                    Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                    None => (range.parse().unwrap(), range.parse().unwrap()),
+                })
+                .collect();
+            ClusterNode {
+                id: fields[0].to_string(),
+                port,
+                slots,
+            }
+        })
+        .collect()
+}
+
+/// Moves `slot` and its keys from node `from` to node `to` the way a
+/// reshard does: IMPORTING/MIGRATING, MIGRATE key by key, then SETSLOT NODE
+/// on every node.
+fn move_slot(cluster: &RedisCluster, slot: u16, from: &ClusterNode, to: &ClusterNode) {
+    let node = |port: u16| {
+        cluster
+            .nodes()
+            .iter()
+            .find(|n| n.port() == port)
+            .expect("node by port")
+    };
+    let slot_text = slot.to_string();
+    let (src, dst) = (node(from.port), node(to.port));
+    dst.cli(&["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &from.id]);
+    src.cli(&["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &to.id]);
+    // Give the increments time to meet the slot half-moved (ASK).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    loop {
+        let keys = src.cli(&["CLUSTER", "GETKEYSINSLOT", &slot_text, "100"]);
+        if keys.trim().is_empty() {
+            break;
+        }
+        for key in keys.lines() {
+            src.cli(&[
+                "MIGRATE",
+                "127.0.0.1",
+                &to.port.to_string(),
+                key,
+                "0",
+                "5000",
+            ]);
+        }
+    }
+    for n in [dst, src] {
+        n.cli(&["CLUSTER", "SETSLOT", &slot_text, "NODE", &to.id]);
+    }
+    for n in cluster.nodes() {
+        if n.port() != from.port && n.port() != to.port {
+            n.cli(&["CLUSTER", "SETSLOT", &slot_text, "NODE", &to.id]);
+        }
+    }
+}
+
+/// A reshard moves a counter's slot back and forth while two processes
+/// increment it: a MOVED or ASK reply means the command did not run, so
+/// following it is safe, and no increment may fail or count twice.
+#[test]
+fn increments_follow_a_slot_moving_between_cluster_primaries() {
+    let cluster = RedisCluster::start();
+    let dir = workdir();
+    let key = "wasmkv:7:default:moving";
+    let slot: u16 = cluster
+        .cli(&["CLUSTER", "KEYSLOT", key])
+        .trim()
+        .parse()
+        .unwrap();
+    let nodes = cluster_nodes(&cluster);
+    let owner = nodes
+        .iter()
+        .position(|n| n.slots.iter().any(|&(a, b)| (a..=b).contains(&slot)))
+        .expect("the slot has an owner");
+    let other = (owner + 1) % nodes.len();
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let moves = std::thread::scope(|scope| {
+        let mover = scope.spawn(|| {
+            let mut moves = 0;
+            let (mut from, mut to) = (&nodes[owner], &nodes[other]);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                move_slot(&cluster, slot, from, to);
+                std::mem::swap(&mut from, &mut to);
+                moves += 1;
+            }
+            moves
+        });
+        // Stops the mover however the increments end, a failure included.
+        struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let stop = StopOnDrop(&done);
+        let flags = ["--store", &store(&cluster.url())].map(str::to_string);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        run_concurrently(
+            dir.path(),
+            &flags,
+            2,
+            &["incr", "default", "moving", "1", "3000"],
+        );
+        drop(stop);
+        mover.join().unwrap()
+    });
+    assert!(
+        moves >= 2,
+        "the slot moved only {moves} times during the run"
+    );
+    assert_eq!(cluster.cli(&["GET", key]), "6000");
+}

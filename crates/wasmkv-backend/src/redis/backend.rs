@@ -21,8 +21,30 @@ pub struct RedisBackend {
     url: RedisUrl,
     keyspace: Keyspace,
     conn: Connection,
-    increment: Script,
-    compare_and_swap: Script,
+    increment: Lua,
+    compare_and_swap: Lua,
+}
+
+/// A Lua script, run by hash, and its text for a plain EVAL.
+struct Lua {
+    script: Script,
+    code: &'static str,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        Self {
+            script: Script::new(code),
+            code,
+        }
+    }
+
+    /// `EVAL CODE 1 KEY ARGS...`.
+    fn eval(&self, key: &str, args: &[impl ::redis::ToRedisArgs]) -> Cmd {
+        let mut eval = cmd("EVAL");
+        eval.arg(self.code).arg(1).arg(key).arg(args);
+        eval
+    }
 }
 
 impl RedisBackend {
@@ -44,8 +66,8 @@ impl RedisBackend {
             keyspace: Keyspace::new(url.prefix.clone()),
             url,
             conn,
-            increment: Script::new(include_str!("increment.lua")),
-            compare_and_swap: Script::new(include_str!("compare_and_swap.lua")),
+            increment: Lua::new(include_str!("increment.lua")),
+            compare_and_swap: Lua::new(include_str!("compare_and_swap.lua")),
         })
     }
 
@@ -195,14 +217,14 @@ impl Backend for RedisBackend {
         }
         // The u64 range (and anything INCRBY cannot express) needs exact
         // decimal arithmetic and range checks inside Redis: a Lua script.
-        let mut call = self.increment.key(&key);
-        call.arg(counter::encode(delta))
-            .arg(counter::encode(range.min))
-            .arg(counter::encode(range.max));
+        let args = [delta, range.min, range.max].map(counter::encode);
+        let mut call = self.increment.script.key(&key);
+        call.arg(&args);
+        let eval = self.increment.eval(&key, &args);
         let (applied, value): (i64, Vec<u8>) = self
             .bounded(
                 Delivery::AtMostOnce,
-                self.conn.invoke(&call, Delivery::AtMostOnce),
+                self.conn.invoke(&call, &eval, Delivery::AtMostOnce),
             )
             .await?;
         if applied == 1 {
@@ -232,12 +254,14 @@ impl Backend for RedisBackend {
                 Ok(set.is_some())
             }
             Some(expected) => {
-                let mut call = self.compare_and_swap.key(&key);
-                call.arg(expected).arg(&new[..]);
+                let args = [expected, &new[..]];
+                let mut call = self.compare_and_swap.script.key(&key);
+                call.arg(&args);
+                let eval = self.compare_and_swap.eval(&key, &args);
                 let swapped: i64 = self
                     .bounded(
                         Delivery::AtMostOnce,
-                        self.conn.invoke(&call, Delivery::AtMostOnce),
+                        self.conn.invoke(&call, &eval, Delivery::AtMostOnce),
                     )
                     .await?;
                 Ok(swapped == 1)

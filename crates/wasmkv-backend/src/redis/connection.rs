@@ -10,6 +10,11 @@
 //! that never retries: if the connection drops after the command was sent,
 //! the client cannot know whether it ran, and sending it again could count an
 //! increment twice. That uncertainty is reported as an error instead.
+//!
+//! A MOVED or ASK reply is different: it says the command did *not* run,
+//! because the slot is (being) moved to another node. The never-retrying
+//! connection follows those itself (redis-rs stops redirects along with
+//! retries), so an increment works while a cluster reshards.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -50,6 +55,9 @@ pub enum Connection {
 const RECONNECT_ATTEMPTS: usize = 2;
 /// Retries of idempotent cluster commands (redirects, dropped connections).
 const CLUSTER_RETRIES: u32 = 3;
+/// Redirects one at-most-once cluster command follows; a slot may move on
+/// again while the command chases it.
+const MAX_REDIRECTS: usize = 5;
 
 impl Connection {
     /// Connects, failing if the server (or no seed node) answers in time.
@@ -89,20 +97,81 @@ impl Connection {
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd, delivery: Delivery) -> RedisResult<T> {
         match self {
             Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
-            Connection::Cluster { .. } => cmd.query_async(&mut self.cluster(delivery)).await,
+            Connection::Cluster { .. } => {
+                let first = cmd.query_async(&mut self.cluster(delivery)).await;
+                let value = self.after_redirects(first, cmd, delivery).await?;
+                Ok(::redis::from_redis_value(value)?)
+            }
         }
     }
 
-    /// Runs a Lua script (EVALSHA, loading it on first use).
+    /// Runs a Lua script (EVALSHA, loading it on first use). `eval` is the
+    /// same call as a plain EVAL, which a redirect resends: the node the
+    /// slot moved to may not have the script loaded.
     pub async fn invoke<T: FromRedisValue>(
         &self,
         script: &ScriptInvocation<'_>,
+        eval: &Cmd,
         delivery: Delivery,
     ) -> RedisResult<T> {
         match self {
             Connection::Single(conn) => script.invoke_async(&mut conn.clone()).await,
-            Connection::Cluster { .. } => script.invoke_async(&mut self.cluster(delivery)).await,
+            Connection::Cluster { .. } => {
+                let first = script.invoke_async(&mut self.cluster(delivery)).await;
+                let value = self.after_redirects(first, eval, delivery).await?;
+                Ok(::redis::from_redis_value(value)?)
+            }
         }
+    }
+
+    /// Follows MOVED and ASK replies to an at-most-once cluster command by
+    /// resending `cmd` to the node named: the redirect means it did not run.
+    /// Anything else (a value, another error) is the outcome. Idempotent
+    /// commands went through the retrying connection, which follows them.
+    async fn after_redirects(
+        &self,
+        mut outcome: RedisResult<Value>,
+        cmd: &Cmd,
+        delivery: Delivery,
+    ) -> RedisResult<Value> {
+        if delivery == Delivery::Idempotent {
+            return outcome;
+        }
+        for _ in 0..MAX_REDIRECTS {
+            let (ask, host, port) = match &outcome {
+                Err(e) => match e
+                    .redirect_node()
+                    .and_then(|(addr, _)| addr.rsplit_once(':'))
+                {
+                    Some((host, port)) => match port.parse::<u16>() {
+                        Ok(port) => (e.code() == Some("ASK"), host.to_string(), port),
+                        Err(_) => return outcome,
+                    },
+                    None => return outcome,
+                },
+                Ok(_) => return outcome,
+            };
+            let node = SingleNodeRoutingInfo::ByAddress { host, port };
+            let mut conn = self.cluster(Delivery::AtMostOnce);
+            outcome = if ask {
+                // ASKING lets the importing node serve this one command.
+                let mut asking = ::redis::pipe();
+                asking.cmd("ASKING").add_command(cmd.clone());
+                conn.route_pipeline(asking, 1, 1, node)
+                    .await
+                    .and_then(|values| {
+                        values
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| unexpected("no reply after ASKING"))
+                    })
+            } else {
+                conn.route_command(cmd.clone(), RoutingInfo::SingleNode(node))
+                    .await
+            }
+            .and_then(Value::extract_error);
+        }
+        outcome
     }
 
     fn cluster(&self, delivery: Delivery) -> ClusterConnection {
