@@ -35,7 +35,7 @@ const DRAFT: Suite = Suite {
 const DRAFT2: Suite = Suite {
     component: "conformance-draft2",
     grants: &["--bucket", "draft2"],
-    min_checks: 6,
+    min_checks: 7,
 };
 
 /// The same checks built from Spin's WIT, whose `batch.get-many` has the
@@ -43,7 +43,7 @@ const DRAFT2: Suite = Suite {
 const DRAFT2_SPIN: Suite = Suite {
     component: "conformance-draft2-spin",
     grants: &["--bucket", "draft2"],
-    min_checks: 6,
+    min_checks: 7,
 };
 
 fn conformance(store: &str) -> String {

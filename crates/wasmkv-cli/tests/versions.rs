@@ -8,7 +8,9 @@ use wasmkv_test_servers::RedisServer;
 
 fn draft2(dir: &std::path::Path, store: &str, args: &[&str]) -> common::Run {
     let comp = component("conformance-draft2");
-    let mut all = vec!["run", "--store", store, "--bucket", "shared"];
+    let mut all = vec![
+        "run", "--store", store, "--bucket", "shared", "--bucket", "other",
+    ];
     all.push(comp.to_str().unwrap());
     all.extend_from_slice(args);
     run(dir, &all)
@@ -83,4 +85,38 @@ fn draft2_cas_under_concurrent_processes_loses_no_update_on_sqlite() {
 fn draft2_cas_under_concurrent_processes_loses_no_update_on_redis() {
     let server = RedisServer::start();
     draft2_cas_loses_no_update(&format!("default={}", server.url()));
+}
+
+/// A draft2 cursor is the backend's own position, sealed to its bucket: a
+/// later process (or the same store after a restart) goes on from it, and
+/// another bucket refuses it.
+fn draft2_cursors_work_across_processes(store: &str) {
+    let dir = workdir();
+    let grant = ["--store", store, "--bucket", "shared"];
+    kvtool(dir.path(), &grant, &["set-many", "shared", "k", "1500"]).success();
+    let first = draft2(dir.path(), store, &["page", "shared"]).success();
+    let (count, cursor) = first.stdout.trim().split_once(' ').unwrap();
+    assert_eq!(count, "1000", "{}", first.stdout);
+    assert_ne!(cursor, "-");
+    let rest = draft2(dir.path(), store, &["page", "shared", cursor]).success();
+    assert_eq!(rest.stdout.trim(), "500 -");
+    let elsewhere = draft2(dir.path(), store, &["page", "other", cursor]);
+    assert!(
+        elsewhere
+            .stdout
+            .contains("not issued by this host for this bucket"),
+        "{}",
+        elsewhere.stdout
+    );
+}
+
+#[test]
+fn draft2_cursors_work_across_processes_on_sqlite() {
+    draft2_cursors_work_across_processes("default=sqlite:kv.db");
+}
+
+#[test]
+fn draft2_cursors_work_across_processes_on_redis() {
+    let server = RedisServer::start();
+    draft2_cursors_work_across_processes(&format!("default={}", server.url()));
 }

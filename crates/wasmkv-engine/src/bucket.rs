@@ -111,6 +111,33 @@ impl Bucket {
             .map_err(|e| self.err(Op::Increment, Some(key), e))
     }
 
+    /// [`Bucket::increment`] over `u64` counters (the seed world and
+    /// `0.2.0-draft`), typed, so no binding narrows a counter by hand.
+    pub async fn increment_u64(&self, key: &str, delta: u64) -> Result<u64, KvError> {
+        let range = CounterRange::U64;
+        let next = self.increment(key, delta.into(), range).await?;
+        u64::try_from(next).map_err(|_| self.outside(key, next, range))
+    }
+
+    /// [`Bucket::increment`] over `i64` counters (`0.2.0-draft2`), typed.
+    pub async fn increment_i64(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        let range = CounterRange::I64;
+        let next = self.increment(key, delta.into(), range).await?;
+        i64::try_from(next).map_err(|_| self.outside(key, next, range))
+    }
+
+    /// A store that broke the range contract: an error, never a clamped or
+    /// zeroed counter.
+    fn outside(&self, key: &str, value: i128, range: CounterRange) -> KvError {
+        self.err(
+            Op::Increment,
+            Some(key),
+            Cause::InvalidValue(format!(
+                "the store returned {value}, outside this API's counter range {range}"
+            )),
+        )
+    }
+
     /// The counter compare-and-swap of the seed world: swaps iff the stored
     /// bytes are exactly the canonical decimal of `old`, then stores `new`'s.
     pub async fn compare_and_swap_counter(

@@ -1,6 +1,16 @@
-//! Listing cursors for `wasi:keyvalue@0.2.0-draft`, whose `list-keys` takes a
-//! `u64`: the backend's own cursor (a key, or a Redis SCAN position) is kept
-//! here and the guest gets a number that stands for it.
+//! Listing cursors as guests see them.
+//!
+//! `0.2.0-draft`'s `list-keys` takes a `u64`: the backend's own cursor (a
+//! key, or a Redis SCAN position) is kept in a [`CursorTable`] and the guest
+//! gets a number that stands for it.
+//!
+//! `0.2.0-draft2`'s cursor is a string, so it carries the backend's cursor
+//! itself, [sealed](seal) with a check over the bucket's name: a cursor
+//! keeps working in another process or after a restart, and one the host
+//! did not issue for that bucket (`"0"`, random bytes, another bucket's) is
+//! refused instead of being taken as a position. The check is a checksum,
+//! not a secret: forging one only lets a guest start listing its own bucket
+//! at a key of its choosing, which it can do anyway.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -42,9 +52,55 @@ impl CursorTable {
     }
 }
 
+/// Hex digits of the check in front of a sealed cursor.
+const CHECK_LEN: usize = 16;
+
+/// FNV-1a over the bucket name, a separator and the backend cursor: stable
+/// across builds and processes, unlike std's hasher.
+fn check(bucket: &str, cursor: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bucket.bytes().chain([0xff]).chain(cursor.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// The guest's form of backend cursor `cursor` for `bucket`.
+pub(crate) fn seal(bucket: &str, cursor: &str) -> String {
+    format!(
+        "{:0width$x}{cursor}",
+        check(bucket, cursor),
+        width = CHECK_LEN
+    )
+}
+
+/// The backend cursor inside `sealed`, if the host issued it for `bucket`.
+pub(crate) fn open<'a>(bucket: &str, sealed: &'a str) -> Option<&'a str> {
+    let (tag, cursor) = sealed.split_at_checked(CHECK_LEN)?;
+    let tag = u64::from_str_radix(tag, 16).ok()?;
+    (tag == check(bucket, cursor)).then_some(cursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_cursors_open_only_for_their_bucket() {
+        let sealed = seal("a", "key:7");
+        assert_eq!(open("a", &sealed), Some("key:7"));
+        assert_eq!(open("b", &sealed), None);
+        for forged in [
+            "0",
+            "",
+            "zzzzzzzzzzzzzzzzkey",
+            &sealed[..CHECK_LEN],
+            &format!("{sealed}x"),
+        ] {
+            assert_eq!(open("a", forged), None, "{forged:?}");
+        }
+        assert_eq!(open("a", &seal("a", "")), Some(""));
+    }
 
     #[test]
     fn issued_cursors_redeem_once_and_old_ones_expire() {

@@ -6,9 +6,9 @@
 //! `spin-shape` feature as `conformance-draft2-spin` from `wit/draft2-spin`,
 //! whose `batch.get-many` returns one `(key, option<value>)` per key.
 //!
-//! `conformance-draft2 get BUCKET KEY`, `... incr BUCKET KEY DELTA` and
-//! `... cas-incr BUCKET KEY TIMES` are the cross-version and concurrency
-//! tests' reader and writers.
+//! `conformance-draft2 get BUCKET KEY`, `... incr BUCKET KEY DELTA`,
+//! `... cas-incr BUCKET KEY TIMES` and `... page BUCKET [CURSOR]` are the
+//! cross-version, concurrency and cursor tests' readers and writers.
 
 #[cfg(not(feature = "spin-shape"))]
 mod bindings {
@@ -230,6 +230,17 @@ fn run_all(h: &mut Harness) {
         ensure!(all.len() == 2500, "listed {} of 2500 keys", all.len());
         Ok(())
     });
+    h.check("list-keys refuses a cursor the host did not issue", || {
+        let b = fresh()?;
+        for forged in ["0", "", "not a cursor", "ffffffffffffffffkey-1"] {
+            let got = b.list_keys(Some(forged));
+            ensure!(
+                matches!(&got, Err(Error::Other(trace)) if trace.contains("not issued")),
+                "cursor {forged:?} gave {got:?}"
+            );
+        }
+        Ok(())
+    });
 }
 
 fn cross(args: &[String]) -> Option<Result<String, String>> {
@@ -252,12 +263,27 @@ fn cross(args: &[String]) -> Option<Result<String, String>> {
                     .map_err(|e| format!("{e:?}"))
             })
         }
+        [mode, bucket] if mode == "page" => open(bucket).and_then(|b| page(&b, None)),
+        [mode, bucket, cursor] if mode == "page" => {
+            open(bucket).and_then(|b| page(&b, Some(cursor)))
+        }
         [mode, bucket, key, times] if mode == "cas-incr" => {
             let times: u64 = times.parse().ok()?;
             open(bucket).and_then(|b| cas_increments(&b, key, times))
         }
         _ => return None,
     })
+}
+
+/// One `list-keys` page: `KEYS CURSOR` (the cursor, or `-` after the
+/// last page), so another process can go on from it.
+fn page(b: &Bucket, cursor: Option<&str>) -> Result<String, String> {
+    let page = b.list_keys(cursor).map_err(|e| format!("{e:?}"))?;
+    Ok(format!(
+        "{} {}",
+        page.keys.len(),
+        page.cursor.as_deref().unwrap_or("-")
+    ))
 }
 
 /// Adds 1 to the decimal under `key` `times` times through cas loops,

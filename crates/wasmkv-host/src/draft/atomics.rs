@@ -1,6 +1,6 @@
 //! `wasi:keyvalue/atomics@0.2.0-draft`: `u64` counters.
 
-use wasmkv_engine::{Bucket, CounterRange};
+use wasmkv_engine::Bucket;
 use wasmtime::component::Resource;
 
 use super::kv::atomics;
@@ -15,10 +15,6 @@ impl atomics::Host for WasmKv<'_> {
         delta: u64,
     ) -> DraftResult<u64> {
         let bucket = self.bucket(&bucket)?;
-        let result = bucket
-            .increment(&key, delta.into(), CounterRange::U64)
-            .await;
-        // The range check guarantees the result fits.
-        reply(result.map(|n| u64::try_from(n).unwrap_or(u64::MAX)))
+        reply(bucket.increment_u64(&key, delta).await)
     }
 }

@@ -1,7 +1,7 @@
 //! `wasi:keyvalue/atomics@0.2.0-draft2`: signed counters and the `cas`
 //! resource.
 
-use wasmkv_engine::{Bucket, Bytes, CounterRange, KvError, Op};
+use wasmkv_engine::{Bucket, Bytes, KvError, Op};
 use wasmtime::component::Resource;
 
 use super::kv::atomics::{self, CasError};
@@ -35,11 +35,7 @@ impl atomics::Host for WasmKv<'_> {
         delta: i64,
     ) -> Draft2Result<i64> {
         let bucket = self.bucket(&bucket)?;
-        let result = bucket
-            .increment(&key, delta.into(), CounterRange::I64)
-            .await;
-        // The range check guarantees the result fits.
-        reply(result.map(|n| i64::try_from(n).unwrap_or_default()))
+        reply(bucket.increment_i64(&key, delta).await)
     }
 
     /// Stores `value` iff the key still holds the handle's snapshot; if not,

@@ -1,12 +1,20 @@
 //! `wasi:keyvalue/store@0.2.0-draft2`: buckets and single-key operations.
 
-use wasmkv_engine::Bucket;
+use wasmkv_engine::{Bucket, Cause, KvError, Op};
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
 use super::{Draft2Result, reply};
-use crate::WasmKv;
 use crate::draft_ops;
+use crate::{WasmKv, cursors};
+
+/// A guest's cursor as an error quotes it: at most 64 characters.
+fn truncate(cursor: &str) -> String {
+    match cursor.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &cursor[..end]),
+        None => cursor.to_string(),
+    }
+}
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> Draft2Result<Resource<Bucket>> {
@@ -47,23 +55,35 @@ impl store::HostBucket for WasmKv<'_> {
         reply(bucket.exists(&key).await)
     }
 
-    /// The cursor is the backend's own: the last key of the previous page
-    /// (memory, SQLite) or a SCAN position (Redis).
+    /// The cursor is the backend's own (the last key of the previous page,
+    /// or a SCAN position), sealed to the bucket: see `cursors`.
     async fn list_keys(
         &mut self,
         bucket: Resource<Bucket>,
         cursor: Option<String>,
     ) -> Draft2Result<KeyResponse> {
         let bucket = self.bucket(&bucket)?;
-        reply(
-            bucket
-                .list_keys(cursor.as_deref())
-                .await
-                .map(|page| KeyResponse {
-                    keys: page.keys,
-                    cursor: page.cursor,
-                }),
-        )
+        let start = match cursor.as_deref() {
+            None => None,
+            Some(sealed) => match cursors::open(bucket.name(), sealed) {
+                Some(start) => Some(start),
+                None => {
+                    return reply(Err(KvError::new(
+                        Op::ListKeys,
+                        bucket.name(),
+                        None,
+                        Cause::InvalidValue(format!(
+                            "cursor {:?} was not issued by this host for this bucket; start with none",
+                            truncate(sealed)
+                        )),
+                    )));
+                }
+            },
+        };
+        reply(bucket.list_keys(start).await.map(|page| KeyResponse {
+            keys: page.keys,
+            cursor: page.cursor.map(|next| cursors::seal(bucket.name(), &next)),
+        }))
     }
 
     async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {

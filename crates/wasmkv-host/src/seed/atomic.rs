@@ -1,6 +1,6 @@
 //! `wasi:keyvalue/atomic`: u64 counters in the shared canonical encoding.
 
-use wasmkv_engine::{Bucket, CounterRange};
+use wasmkv_engine::Bucket;
 use wasmtime::component::Resource;
 
 use super::KvResult;
@@ -15,11 +15,7 @@ impl atomic::Host for WasmKv<'_> {
         delta: u64,
     ) -> KvResult<u64> {
         let bucket = self.bucket(&bucket)?;
-        let result = bucket
-            .increment(&key, delta.into(), CounterRange::U64)
-            .await
-            // The engine kept the result inside the u64 range.
-            .map(|v| v as u64);
+        let result = bucket.increment_u64(&key, delta).await;
         self.reply(result)
     }
 
