@@ -172,7 +172,10 @@ impl Setup {
 
     /// Opens every store and checks every grant.
     pub async fn build_engine(self) -> anyhow::Result<Engine> {
-        let mut builder = Engine::builder().grants(self.grants).limits(self.limits);
+        let mut builder = Engine::builder()
+            .grants(self.grants)
+            .limits(self.limits)
+            .denial_hint(crate::grant_hint::for_bucket);
         for (name, url) in self.stores {
             builder = builder.store_url(name, url);
         }

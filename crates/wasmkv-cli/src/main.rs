@@ -5,6 +5,7 @@ mod cli;
 mod component;
 mod config;
 mod exit;
+mod grant_hint;
 mod guest_limits;
 mod host;
 mod kv;

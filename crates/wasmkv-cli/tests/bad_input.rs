@@ -457,7 +457,7 @@ fn command_line_mistakes_are_one_error_line_and_exit_125() {
         ),
         (
             &["run", "--max-resources", "-1", "x.wasm"],
-            "--max-resources",
+            "unexpected argument '-1'",
         ),
         (&["kv", "set"], "<BUCKET> <KEY> <VALUE>"),
         (&["kv", "incr", "default", "n", "one"], "'one'"),
@@ -496,4 +496,31 @@ fn command_line_mistakes_are_one_error_line_and_exit_125() {
             .stdout,
         "-3\n"
     );
+}
+
+/// The access-denied hint is the CLI's (the engine only says what was
+/// denied), and what it says to paste works.
+#[test]
+fn access_denied_hints_work_when_pasted() {
+    let dir = workdir();
+    let d = dir.path();
+    let star = kvtool(d, &[], &["get", "*", "k"]);
+    assert!(
+        star.stdout.contains("cannot be granted on its own"),
+        "{}",
+        star.stdout
+    );
+    for name in ["a=b=c", "it's \"quoted\""] {
+        let denied = kvtool(d, &[], &["get", name, "k"]);
+        let line = denied.stdout.trim();
+        let toml_line = line
+            .split('`')
+            .find(|part| part.ends_with("= \"default\""))
+            .unwrap_or_else(|| panic!("no wasmkv.toml line in {line:?}"));
+        assert_eq!(name.contains('='), !line.contains("--bucket '"), "{line}");
+        std::fs::write(d.join("wasmkv.toml"), format!("[buckets]\n{toml_line}\n")).unwrap();
+        let granted = kvtool(d, &[], &["get", name, "k"]).success();
+        assert_eq!(granted.stdout.trim(), "(none)");
+        std::fs::remove_file(d.join("wasmkv.toml")).unwrap();
+    }
 }

@@ -21,7 +21,13 @@ struct Inner {
     stores: BTreeMap<String, SharedBackend>,
     grants: Grants,
     limits: Limits,
+    denial_hint: Option<DenialHint>,
 }
+
+/// Says how an embedder's user grants a bucket the guest was denied, in the
+/// embedder's own terms (a flag, a config line, an API call). The engine
+/// knows only *what* was denied.
+pub type DenialHint = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Why an engine could not be built; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +62,7 @@ pub struct EngineBuilder {
     stores: BTreeMap<String, StoreSource>,
     grants: Grants,
     limits: Limits,
+    denial_hint: Option<DenialHint>,
 }
 
 enum StoreSource {
@@ -96,6 +103,17 @@ impl EngineBuilder {
         self
     }
 
+    /// Adds to every access-denied trace how to grant the bucket, e.g. the
+    /// `wasmkv` CLI's `--bucket NAME`. Without it the trace names the bucket
+    /// only.
+    pub fn denial_hint(
+        mut self,
+        hint: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.denial_hint = Some(Arc::new(hint));
+        self
+    }
+
     /// Checks every grant against the stores and opens the stores.
     pub async fn build(self) -> Result<Engine, EngineBuildError> {
         for (bucket, store) in self.grants.iter() {
@@ -127,6 +145,7 @@ impl EngineBuilder {
                 stores,
                 grants: self.grants,
                 limits: self.limits,
+                denial_hint: self.denial_hint,
             }),
         })
     }
@@ -148,8 +167,7 @@ impl Engine {
                 None,
                 Cause::AccessDenied {
                     bucket: name.to_string(),
-                    grant: shell_word(name),
-                    grant_toml: format!("{name:?} = \"default\""),
+                    hint: self.inner.denial_hint.as_ref().and_then(|hint| hint(name)),
                 },
             )
         })?;
@@ -165,18 +183,5 @@ impl Engine {
     /// The open store called `name`, for tools that work below the grants.
     pub fn store(&self, name: &str) -> Option<&SharedBackend> {
         self.inner.stores.get(name)
-    }
-}
-
-/// Quotes a bucket name for a shell command line when it needs it.
-fn shell_word(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=".contains(c));
-    if plain {
-        name.to_string()
-    } else {
-        format!("'{}'", name.replace('\'', r"'\''"))
     }
 }

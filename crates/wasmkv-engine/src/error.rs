@@ -61,16 +61,13 @@ impl Op {
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
     /// The bucket name is not granted.
-    #[error(
-        "access denied: bucket {bucket:?} is not granted; grant it with `--bucket {grant}` or `{grant_toml}` under [buckets] in wasmkv.toml"
-    )]
+    #[error("access denied: bucket {bucket:?} is not granted{}", hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
     AccessDenied {
         /// The name the guest asked for.
         bucket: String,
-        /// The flag value that would grant it.
-        grant: String,
-        /// The wasmkv.toml line that would grant it.
-        grant_toml: String,
+        /// How to grant it, in the embedder's terms (see
+        /// [`crate::EngineBuilder::denial_hint`]); `None` says nothing more.
+        hint: Option<String>,
     },
     /// The key is empty or too long.
     #[error("invalid key: {0}")]

@@ -19,7 +19,7 @@ mod validate;
 
 pub use bucket::Bucket;
 pub use budget::{Charge, HostBudget};
-pub use engine::{Engine, EngineBuildError, EngineBuilder};
+pub use engine::{DenialHint, Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, KvError, Op};
 pub use grants::Grants;
 pub use limits::Limits;
