@@ -23,4 +23,6 @@ pub use engine::{DenialHint, Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, KvError, Op};
 pub use grants::Grants;
 pub use limits::Limits;
-pub use wasmkv_backend::{Backend, Bytes, CounterRange, KeyPage, SharedBackend, StoreUrl};
+pub use wasmkv_backend::{
+    Backend, BackendError, BackendResult, Bytes, CounterRange, KeyPage, SharedBackend, StoreUrl,
+};

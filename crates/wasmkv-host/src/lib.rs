@@ -5,8 +5,7 @@
 //! [`WasmKvView`] for it, the way `wasmtime-wasi` does with `WasiView`:
 //!
 //! ```no_run
-//! use wasmkv_engine::{Engine, StoreUrl};
-//! use wasmkv_host::{WasmKv, WasmKvCtx, WasmKvView};
+//! use wasmkv_host::{KvEngine, StoreUrl, WasmKv, WasmKvCtx, WasmKvView};
 //! use wasmtime::component::{Component, Linker, ResourceTable};
 //! use wasmtime::Store;
 //! use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -30,7 +29,7 @@
 //! }
 //!
 //! # async fn run() -> anyhow::Result<()> {
-//! let engine = Engine::builder()
+//! let engine = KvEngine::builder()
 //!     .store_url("default", StoreUrl::Sqlite { path: "app.db".into() })
 //!     .grant("default", "default")
 //!     .build()
@@ -38,15 +37,15 @@
 //!
 //! let wasmtime = wasmtime::Engine::default();
 //! let mut linker = Linker::<State>::new(&wasmtime);
+//! let component = Component::from_file(&wasmtime, "app.wasm")?;
 //! wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-//! wasmkv_host::add_to_linker(&mut linker)?;
+//! wasmkv_host::add_to_linker_for(&mut linker, &component)?;
 //!
 //! let mut store = Store::new(&wasmtime, State {
 //!     table: ResourceTable::new(),
 //!     wasi: WasiCtx::builder().inherit_stdio().build(),
 //!     kv: WasmKvCtx::new(engine),
 //! });
-//! let component = Component::from_file(&wasmtime, "app.wasm")?;
 //! let command =
 //!     wasmtime_wasi::p2::bindings::Command::instantiate_async(&mut store, &component, &linker)
 //!         .await?;
@@ -55,8 +54,14 @@
 //! # }
 //! ```
 //!
-//! One [`wasmkv_engine::Engine`] can back any number of stores and instances:
-//! every instance that opens the same bucket name sees the same data.
+//! One [`KvEngine`] can back any number of stores and instances: every
+//! instance that opens the same bucket name sees the same data.
+//!
+//! Everything an embedder names is re-exported here, so `wasmkv-host` is the
+//! one dependency: the keyvalue engine (as `KvEngine`, apart from
+//! `wasmtime::Engine`), its builder, grants, limits, store URLs, and the
+//! [`Backend`] trait with its error, for bringing a store of your own
+//! through [`KvEngineBuilder::store`].
 
 #![deny(missing_docs)]
 
@@ -67,16 +72,20 @@ mod draft_ops;
 pub mod seed;
 mod value;
 
-use wasmkv_engine::{Engine, HostBudget};
 use wasmtime::component::{Component, Linker, ResourceTable};
 
 pub use value::{IncomingValue, OutgoingValue};
+pub use wasmkv_engine::{
+    Backend, BackendError, BackendResult, Bucket, Bytes, Cause, DenialHint, Engine as KvEngine,
+    EngineBuildError as KvEngineBuildError, EngineBuilder as KvEngineBuilder, Grants, HostBudget,
+    KeyPage, KvError, Limits, Op, SharedBackend, StoreUrl,
+};
 
 /// Per-store state for the keyvalue bindings: the engine the guest talks
 /// to, and what the host holds for this instance.
 #[derive(Clone)]
 pub struct WasmKvCtx {
-    engine: Engine,
+    engine: KvEngine,
     draft_cursors: cursors::CursorTable,
     budget: HostBudget,
 }
@@ -85,7 +94,7 @@ impl WasmKvCtx {
     /// A context whose buckets resolve through `engine`, with the engine's
     /// `max_instance_bytes` as this instance's allowance of host-held bytes.
     /// Make one per instance: clones share the allowance.
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: KvEngine) -> Self {
         let budget = HostBudget::new(engine.limits().max_instance_bytes);
         Self {
             engine,
@@ -100,7 +109,7 @@ impl WasmKvCtx {
     }
 
     /// The engine behind this context.
-    pub fn engine(&self) -> &Engine {
+    pub fn engine(&self) -> &KvEngine {
         &self.engine
     }
 }
