@@ -78,11 +78,21 @@ pub fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
 
 /// Reads and compiles the component at `path`.
 pub fn load(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
-    if !path.exists() {
-        bail!(
+    match std::fs::metadata(path) {
+        Err(_) => bail!(
             "component file {} not found; build it first or check the path",
             path.display()
-        );
+        ),
+        Ok(meta) if meta.is_dir() => bail!(
+            "{} is a directory; give the component's .wasm file",
+            path.display()
+        ),
+        // A FIFO or device would be read forever (or block), not loaded.
+        Ok(meta) if !meta.is_file() => bail!(
+            "{} is not a regular file; give the component's .wasm file",
+            path.display()
+        ),
+        Ok(_) => {}
     }
     Component::from_file(engine, path)
         .map_err(anyhow::Error::from)

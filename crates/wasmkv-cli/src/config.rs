@@ -184,7 +184,7 @@ impl Setup {
 }
 
 fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile)> {
-    let text = std::fs::read_to_string(path)
+    let text = read_bounded(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     let file: ConfigFile = toml::from_str(&text).map_err(|e| {
         let at = e
@@ -199,6 +199,24 @@ fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile)> {
         anyhow::anyhow!("{}{at}: {}", path.display(), e.message().trim())
     })?;
     Ok((path.to_path_buf(), file))
+}
+
+/// The most a config file may hold: far more than any real one, and a
+/// bound when `--config` names something endless like `/dev/zero`.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+fn read_bounded(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.is_dir() {
+        bail!("it is a directory");
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        bail!("it is larger than {MAX_CONFIG_BYTES} bytes");
+    }
+    String::from_utf8(bytes).context("it is not UTF-8 text")
 }
 
 impl StoreConfig {

@@ -524,3 +524,38 @@ fn access_denied_hints_work_when_pasted() {
         std::fs::remove_file(d.join("wasmkv.toml")).unwrap();
     }
 }
+
+/// Inputs that are endless or not files: refused at once, never read forever.
+#[test]
+fn endless_or_non_file_inputs_are_refused_not_read_forever() {
+    let dir = workdir();
+    let d = dir.path();
+    let fifo = d.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let table: &[(&[&str], &str)] = &[
+        (&["run", "fifo"], "not a regular file"),
+        (&["run", "."], "is a directory"),
+        (
+            &["run", "--config", "/dev/zero", "x.wasm"],
+            "larger than 1048576 bytes",
+        ),
+        (
+            &["kv", "import", "default", "--in", "/dev/zero"],
+            "line 1: the line is longer",
+        ),
+        (&["kv", "import", "default", "--in", "."], "cannot"),
+    ];
+    for &(args, needle) in table {
+        let out = run(d, args);
+        assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+    // An empty export imports as nothing, successfully.
+    std::fs::write(d.join("empty.jsonl"), "").unwrap();
+    let out = run(d, &["kv", "import", "default", "--in", "empty.jsonl"]).success();
+    assert!(out.stderr.contains("imported 0 keys"), "{}", out.stderr);
+}

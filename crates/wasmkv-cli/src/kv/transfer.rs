@@ -2,7 +2,7 @@
 //! `{"key": KEY, "value": BASE64}` object per line, so any bytes survive any
 //! text tool and any backend.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
@@ -11,8 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use wasmkv_engine::{Bucket, Bytes, HostBudget};
 
-/// Keys read or written per batch call: few round trips, bounded memory.
+/// Keys read or written per batch call: few round trips.
 const CHUNK: usize = 500;
+
+/// Value bytes held at once; a batch is cut when it would pass this (or one
+/// value, if bigger), so large values do not multiply into gigabytes.
+const CHUNK_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,8 +53,19 @@ pub async fn export(bucket: &Bucket, out: &mut dyn Write, progress: bool) -> any
     keys.sort();
     let bar = bar(progress, Some(keys.len() as u64), "exporting");
     let mut count = 0;
-    for chunk in keys.chunks(CHUNK) {
-        let (values, _charge) = bucket.get_many(chunk, &HostBudget::new(usize::MAX)).await?;
+    let budget = HostBudget::new(CHUNK_BYTES.max(bucket.limits().max_value_bytes));
+    let mut todo: Vec<&[String]> = keys.chunks(CHUNK).rev().collect();
+    while let Some(chunk) = todo.pop() {
+        let values = match bucket.get_many(chunk, &budget).await {
+            Ok((values, _charge)) => values,
+            // Too many bytes at once: read each half on its own.
+            Err(e) if chunk.len() > 1 && is_over_budget(&e) => {
+                let (first, second) = chunk.split_at(chunk.len() / 2);
+                todo.extend([second, first]);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for (key, value) in chunk.iter().zip(values) {
             let Some(value) = value else { continue };
             let line = Line {
@@ -68,35 +83,82 @@ pub async fn export(bucket: &Bucket, out: &mut dyn Write, progress: bool) -> any
     Ok(count)
 }
 
-/// Stores every line's pair in `bucket`; returns the count. A malformed line
-/// stops the import and names its line number; earlier chunks stay written.
-pub async fn import(bucket: &Bucket, input: impl BufRead, progress: bool) -> anyhow::Result<usize> {
+fn is_over_budget(e: &wasmkv_engine::KvError) -> bool {
+    matches!(
+        e.cause(),
+        wasmkv_engine::Cause::TooMany {
+            limit: "max_instance_bytes" | "max_result_bytes",
+            ..
+        }
+    )
+}
+
+/// Stores every line's pair in `bucket`; returns the count (0 for empty
+/// input). A malformed or unreadable line stops the import; the error names
+/// its line number and how many pairs were already written.
+pub async fn import(
+    bucket: &Bucket,
+    mut input: impl BufRead,
+    progress: bool,
+) -> anyhow::Result<usize> {
     let bar = bar(progress, None, "importing");
+    let limits = bucket.limits();
+    // The longest line a valid pair can make: the key escaped, the value in
+    // base64, the JSON around them.
+    let max_line = limits
+        .max_key_bytes
+        .saturating_mul(6)
+        .saturating_add(limits.max_value_bytes.div_ceil(3).saturating_mul(4))
+        .saturating_add(64);
     let mut pending: Vec<(String, Bytes)> = Vec::with_capacity(CHUNK);
+    let mut pending_bytes = 0;
     let mut count = 0;
-    for (index, line) in input.lines().enumerate() {
-        let number = index + 1;
-        let line = line.with_context(|| format!("cannot read line {number}"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed: Line = serde_json::from_str(&line).with_context(|| {
-            format!("line {number}: expected {{\"key\": \"...\", \"value\": \"BASE64\"}}")
-        })?;
-        let value = BASE64
-            .decode(parsed.value.as_bytes())
-            .with_context(|| format!("line {number}: value is not base64"))?;
-        pending.push((parsed.key, Bytes::from(value)));
-        if pending.len() == CHUNK {
-            count += flush(bucket, &mut pending, &bar).await?;
+    let mut buf = Vec::new();
+    for number in 1.. {
+        buf.clear();
+        let read = (&mut input)
+            .take(max_line as u64 + 1)
+            .read_until(b'\n', &mut buf);
+        let pair = match read {
+            Ok(0) => break,
+            Ok(_) if buf.len() > max_line => Err(anyhow::anyhow!(
+                "the line is longer than any valid pair ({max_line} bytes)"
+            )),
+            Ok(_) => parse_line(&buf),
+            Err(e) => Err(anyhow::Error::new(e).context("cannot read it")),
+        };
+        let pair = match pair {
+            Ok(Some(pair)) => pair,
+            Ok(None) => continue,
+            Err(e) => bail!("line {number}: {e:#}; {count} pairs were imported before it"),
+        };
+        pending_bytes += pair.1.len();
+        pending.push(pair);
+        if pending.len() == CHUNK || pending_bytes >= CHUNK_BYTES {
+            count += flush(bucket, &mut pending, &bar)
+                .await
+                .with_context(|| format!("{count} pairs were imported before this batch"))?;
+            pending_bytes = 0;
         }
     }
-    count += flush(bucket, &mut pending, &bar).await?;
+    count += flush(bucket, &mut pending, &bar)
+        .await
+        .with_context(|| format!("{count} pairs were imported before this batch"))?;
     bar.finish_and_clear();
-    if count == 0 {
-        bail!("nothing to import: the input has no lines");
-    }
     Ok(count)
+}
+
+/// One line's pair; `None` for a blank line.
+fn parse_line(line: &[u8]) -> anyhow::Result<Option<(String, Bytes)>> {
+    if line.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    let parsed: Line = serde_json::from_slice(line)
+        .context("expected {\"key\": \"...\", \"value\": \"BASE64\"}")?;
+    let value = BASE64
+        .decode(parsed.value.as_bytes())
+        .context("value is not base64")?;
+    Ok(Some((parsed.key, Bytes::from(value))))
 }
 
 async fn flush(
@@ -173,13 +235,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_malformed_line_is_refused_with_its_number() {
+    async fn a_malformed_line_is_refused_with_its_number_and_what_was_written() {
         let (bucket, _d) = bucket_on("memory:").await;
         let input = "{\"key\":\"a\",\"value\":\"YQ==\"}\n{\"key\":\"b\",\"value\":\"%%\"}\n";
         let err = import(&bucket, input.as_bytes(), false).await.unwrap_err();
         assert!(
-            format!("{err:#}").contains("line 2: value is not base64"),
+            format!("{err:#}").contains("line 2: value is not base64")
+                && format!("{err:#}").ends_with("; 0 pairs were imported before it"),
             "{err:#}"
         );
+    }
+
+    #[tokio::test]
+    async fn empty_input_imports_nothing_and_endless_lines_are_refused() {
+        let (bucket, _d) = bucket_on("memory:").await;
+        assert_eq!(import(&bucket, &b""[..], false).await.unwrap(), 0);
+        assert_eq!(import(&bucket, &b"\n\n"[..], false).await.unwrap(), 0);
+        // A line with no end (like /dev/zero) stops at the longest valid line.
+        let endless = std::io::BufReader::new(std::io::repeat(b'x'));
+        let err = import(&bucket, endless, false).await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("line 1: the line is longer"),
+            "{err:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn export_splits_batches_that_hold_too_many_bytes() {
+        let (bucket, _d) = bucket_on("memory:").await;
+        // Three values that together pass CHUNK_BYTES, one at a time not.
+        let big = Bytes::from(vec![7u8; CHUNK_BYTES / 2 + 1]);
+        for key in ["a", "b", "c"] {
+            bucket.set(key, big.clone()).await.unwrap();
+        }
+        let mut out = Vec::new();
+        assert_eq!(export(&bucket, &mut out, false).await.unwrap(), 3);
+        let (again, _d2) = bucket_on("memory:").await;
+        assert_eq!(import(&again, &out[..], false).await.unwrap(), 3);
+        assert_eq!(again.get("c").await.unwrap(), Some(big));
     }
 }
