@@ -75,7 +75,7 @@ pub struct InstanceArgs {
     /// Most live resources (buckets, values, streams, errors, WASI handles)
     /// the component may hold at once; one more stops it (run: exit 122;
     /// serve: that request gets 500).
-    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = at_least_one)]
     pub max_resources: usize,
 }
 
@@ -100,7 +100,7 @@ pub struct RunArgs {
 
     /// Stop the component after this much wall-clock time, e.g. 30s or 500ms
     /// (exit 124), whether it is computing or waiting on the host.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = nonzero_duration)]
     pub timeout: Option<humantime::Duration>,
 
     /// The component to run (.wasm).
@@ -133,7 +133,7 @@ pub struct ServeArgs {
 
     /// Answer 504 when a request has not been answered after this long,
     /// e.g. 30s or 500ms, and stop its instance, busy or waiting.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = nonzero_duration)]
     pub timeout: Option<humantime::Duration>,
 
     /// Most requests handled at once; more wait in a queue.
@@ -244,4 +244,23 @@ pub enum KvCommand {
         #[arg(long = "in", value_name = "F")]
         input: Option<PathBuf>,
     },
+}
+
+/// A count that must be at least 1: 0 would stop every component at once.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A duration above zero: a zero timeout would stop every component before
+/// it starts.
+fn nonzero_duration(text: &str) -> Result<humantime::Duration, String> {
+    let duration: humantime::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    if duration.is_zero() {
+        return Err("must be more than 0, e.g. 30s".into());
+    }
+    Ok(duration)
 }

@@ -559,3 +559,47 @@ fn endless_or_non_file_inputs_are_refused_not_read_forever() {
     let out = run(d, &["kv", "import", "default", "--in", "empty.jsonl"]).success();
     assert!(out.stderr.contains("imported 0 keys"), "{}", out.stderr);
 }
+
+#[test]
+fn nonsense_limits_and_huge_bucket_names_are_refused() {
+    let dir = workdir();
+    let d = dir.path();
+    for (args, needle) in [
+        (
+            &["run", "--max-resources", "0", "x.wasm"][..],
+            "must be at least 1",
+        ),
+        (
+            &["run", "--timeout", "0s", "x.wasm"][..],
+            "must be more than 0",
+        ),
+        (
+            &["run", "--max-instance-bytes", "0", "x.wasm"][..],
+            "max_instance_bytes is 0",
+        ),
+        (
+            &[
+                "kv",
+                "--store",
+                "default=redis://127.0.0.1:1?timeout_ms=18446744073709551615",
+                "list",
+                "x",
+            ][..],
+            "timeout_ms must be",
+        ),
+    ] {
+        let out = run(d, args);
+        assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+    let huge = "b".repeat(100_000);
+    let out = kvtool(d, &["--bucket", "*"], &["set", &huge, "k", "v"]);
+    assert_kv_error(
+        &out,
+        &[
+            "open-bucket",
+            "bucket name is 100000 bytes, over max_key_bytes",
+        ],
+    );
+    assert!(out.stdout.len() < 1000, "the trace quotes the whole name");
+}

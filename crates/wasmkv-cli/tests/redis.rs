@@ -195,9 +195,15 @@ fn redis_password_comes_from_a_file_or_the_environment() {
             "v",
         ],
     );
-    assert_ne!(
-        without.code, 0,
-        "a server that needs a password accepted none"
+    assert_eq!(
+        without.code, 125,
+        "no password must fail at startup: {}",
+        without.stderr
+    );
+    assert!(
+        without.stderr.contains("cannot be opened"),
+        "{}",
+        without.stderr
     );
     assert!(!without.stderr.contains(secret));
 

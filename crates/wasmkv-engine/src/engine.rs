@@ -160,6 +160,19 @@ impl Engine {
     /// Resolves bucket `name` through the grants; this is the only way a
     /// guest reaches a store.
     pub fn open_bucket(&self, name: &str) -> Result<Bucket, KvError> {
+        // A bucket name is stored with every key: bound it as keys are.
+        let max = self.inner.limits.max_key_bytes;
+        if name.len() > max {
+            return Err(KvError::new(
+                Op::OpenBucket,
+                name,
+                None,
+                Cause::InvalidValue(format!(
+                    "bucket name is {} bytes, over max_key_bytes ({max})",
+                    name.len()
+                )),
+            ));
+        }
         let store_name = self.inner.grants.store_for(name).ok_or_else(|| {
             KvError::new(
                 Op::OpenBucket,

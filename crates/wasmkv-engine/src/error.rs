@@ -131,7 +131,7 @@ impl KvError {
     pub fn new(op: Op, bucket: &str, key: Option<&str>, cause: impl Into<Cause>) -> Self {
         Self {
             op,
-            bucket: Some(bucket.to_string()),
+            bucket: Some(preview_key(bucket)),
             key: key.map(preview_key),
             cause: Box::new(cause.into()),
         }

@@ -71,9 +71,13 @@ impl Connection {
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(RECONNECT_ATTEMPTS)
                     .set_max_delay(Duration::from_millis(500));
-                Ok(Connection::Single(
-                    ConnectionManager::new_with_config(client, config).await?,
-                ))
+                let manager = ConnectionManager::new_with_config(client, config).await?;
+                // A command now, so a server that needs a password (or a
+                // wrong one) is a startup error, not the first call's.
+                ::redis::cmd("PING")
+                    .query_async::<()>(&mut manager.clone())
+                    .await?;
+                Ok(Connection::Single(manager))
             }
             Topology::Cluster => {
                 let connect = |retries: u32| async move {

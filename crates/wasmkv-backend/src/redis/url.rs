@@ -15,6 +15,10 @@ pub const DEFAULT_PREFIX: &str = "wasmkv:";
 /// before the operation fails with an error.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest `timeout_ms`: a day. Longer is a typo, and near 2^64 ms the
+/// deadline arithmetic would overflow.
+const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+
 /// Whether the URL names one server or a cluster's seed nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {
@@ -131,11 +135,15 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
         match &*name {
             "prefix" => prefix = value.into_owned(),
             "timeout_ms" => {
-                let ms: u64 = value.parse().ok().filter(|ms| *ms > 0).ok_or_else(|| {
-                    RedisUrlError(format!(
-                        "timeout_ms must be a whole number of milliseconds above 0, not {value:?}"
-                    ))
-                })?;
+                let ms: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
+                    .ok_or_else(|| {
+                        RedisUrlError(format!(
+                            "timeout_ms must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS} (a day), not {value:?}"
+                        ))
+                    })?;
                 timeout = Duration::from_millis(ms);
             }
             other => {

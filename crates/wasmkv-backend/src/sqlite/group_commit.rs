@@ -137,7 +137,7 @@ fn next_job(queue: &mpsc::Receiver<Box<dyn Job>>) -> Result<Box<dyn Job>, mpsc::
 fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(), String> {
     let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| super::explain(&e))?;
     for job in group.iter_mut() {
         let failure = job.apply(&mut tx);
         if tx.is_autocommit() {
@@ -147,7 +147,7 @@ fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(),
             ));
         }
     }
-    tx.commit().map_err(|e| e.to_string())
+    tx.commit().map_err(|e| super::explain(&e))
 }
 
 struct Pending<T, F> {
@@ -174,7 +174,7 @@ where
         };
         let failure = match &result {
             Ok(_) => None,
-            Err(OpError::Sqlite(e)) => Some(e.to_string()),
+            Err(OpError::Sqlite(e)) => Some(super::explain(e)),
             Err(OpError::Backend(e)) => Some(e.to_string()),
         };
         self.result = Some(result);
@@ -189,7 +189,9 @@ where
                 format_args!("commit failed: {e}"),
             )),
             (Ok(()), Some(Ok(value))) => Ok(value),
-            (Ok(()), Some(Err(OpError::Sqlite(e)))) => Err(BackendError::unavailable(store, e)),
+            (Ok(()), Some(Err(OpError::Sqlite(e)))) => {
+                Err(BackendError::unavailable(store, super::explain(&e)))
+            }
             (Ok(()), Some(Err(OpError::Backend(e)))) => Err(e),
             (Ok(()), None) => Err(BackendError::unavailable(store, "write was not applied")),
         };

@@ -118,7 +118,7 @@ impl SqliteBackend {
             let result = op(&mut conn);
             inner.checkin(conn);
             result.map_err(|e| match e {
-                OpError::Sqlite(e) => inner.error(e),
+                OpError::Sqlite(e) => inner.error(explain(&e)),
                 OpError::Backend(e) => e,
             })
         })
@@ -152,7 +152,9 @@ impl Inner {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                Err(e) => return Err(self.error(format_args!("cannot open database: {e}"))),
+                Err(e) => {
+                    return Err(self.error(format_args!("cannot open database: {}", explain(&e))));
+                }
             }
         }
     }
@@ -170,6 +172,7 @@ impl Inner {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.execute(SCHEMA, [])?;
+        check_schema(&conn)?;
         Ok(conn)
     }
 
@@ -209,6 +212,54 @@ impl From<counter::CounterError> for OpError {
 }
 
 /// Whether SQLite refused because another connection holds a lock.
+/// Refuses a file whose `kv` table some other program made: wasmkv would
+/// otherwise start, then fail (or write nonsense) at the first call.
+fn check_schema(conn: &Connection) -> rusqlite::Result<()> {
+    let mut columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('kv')")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    columns.sort();
+    if columns != ["bucket", "key", "value"] {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(format!(
+                "the file already has a table `kv` that is not wasmkv's (columns: {}); give wasmkv a file of its own",
+                columns.join(", ")
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// SQLite's message with what it means for a wasmkv user and what to do.
+pub(super) fn explain(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let hint = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            "another process held the database's write lock past the busy timeout (10 s); retry, or find the process keeping a transaction open"
+        }
+        Some(C::DiskFull) => {
+            "the disk holding the database is full; free space there (nothing of this write was applied)"
+        }
+        Some(C::ReadOnly) => {
+            "the database or its directory is read-only; WAL mode needs write access to both (for the -wal and -shm files)"
+        }
+        Some(C::CannotOpen) => {
+            "the file cannot be opened; check that its directory exists and is writable"
+        }
+        Some(C::SystemIoFailure) => {
+            "the disk reported an I/O error; check the filesystem and the kernel log"
+        }
+        Some(C::NotADatabase) => "the file is not a SQLite database; give wasmkv a file of its own",
+        Some(C::DatabaseCorrupt) => {
+            "the database file is damaged; restore a backup, or salvage it with `sqlite3 FILE .recover`"
+        }
+        _ => return e.to_string(),
+    };
+    format!("{e} ({hint})")
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -439,6 +490,30 @@ mod tests {
 
     fn open(path: &Path) -> SqliteBackend {
         SqliteBackend::open(path, SqliteOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn files_wasmkv_cannot_use_are_refused_at_open_naming_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let foreign = dir.path().join("foreign.db");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE kv (k TEXT, v TEXT)")
+            .unwrap();
+        let not_db = dir.path().join("notes.txt");
+        std::fs::write(&not_db, "not a database at all, just some text here").unwrap();
+        for (path, needle) in [
+            (
+                &foreign,
+                "a table `kv` that is not wasmkv's (columns: k, v)",
+            ),
+            (&not_db, "the file is not a SQLite database"),
+        ] {
+            let Err(e) = SqliteBackend::open(path, SqliteOptions::default()) else {
+                panic!("{} was accepted", path.display());
+            };
+            assert!(e.to_string().contains(needle), "{e}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
