@@ -86,6 +86,11 @@ fn outcome<T: std::fmt::Debug>(result: Result<T, KvError>) -> String {
     }
 }
 
+fn value_from(rng: &mut Rng) -> Bytes {
+    let value: &'static [u8] = rng.pick(VALUES);
+    Bytes::from_static(value)
+}
+
 fn some_keys(rng: &mut Rng) -> Vec<String> {
     (0..rng.below(6))
         .map(|_| (*rng.pick(KEYS)).to_string())
@@ -94,7 +99,7 @@ fn some_keys(rng: &mut Rng) -> Vec<String> {
 
 async fn step(bucket: &Bucket, rng: &mut Rng) -> (String, String) {
     let key = (*rng.pick(KEYS)).to_string();
-    let value = Bytes::from_static(*rng.pick(VALUES));
+    let value = value_from(rng);
     match rng.below(13) {
         0 => (format!("get {key:?}"), outcome(bucket.get(&key).await)),
         1 | 2 => (
@@ -157,7 +162,7 @@ async fn step(bucket: &Bucket, rng: &mut Rng) -> (String, String) {
             let items: Vec<(String, Bytes)> = (0..rng.below(6))
                 .map(|_| {
                     let key = (*rng.pick(KEYS)).to_string();
-                    (key, Bytes::from_static(*rng.pick(VALUES)))
+                    (key, value_from(rng))
                 })
                 .collect();
             // A later pair for the same key wins on every backend.
