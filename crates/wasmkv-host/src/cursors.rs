@@ -85,6 +85,26 @@ pub(crate) fn open<'a>(bucket: &str, sealed: &'a str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn sealed_cursors_round_trip_and_stay_in_their_bucket(
+            bucket in "\\PC{0,12}",
+            other in "\\PC{0,12}",
+            cursor in "\\PC{0,40}",
+            junk in "\\PC{0,60}",
+        ) {
+            let sealed = seal(&bucket, &cursor);
+            proptest::prop_assert_eq!(open(&bucket, &sealed), Some(cursor.as_str()));
+            if other != bucket {
+                proptest::prop_assert_eq!(open(&other, &sealed), None);
+            }
+            // Arbitrary text never panics, and opens only if it is a seal.
+            if let Some(inner) = open(&bucket, &junk) {
+                proptest::prop_assert_eq!(seal(&bucket, inner), junk);
+            }
+        }
+    }
+
     #[test]
     fn sealed_cursors_open_only_for_their_bucket() {
         let sealed = seal("a", "key:7");
