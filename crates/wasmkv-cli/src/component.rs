@@ -104,8 +104,17 @@ pub fn load(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
     })
 }
 
-/// Rewords wasmtime's link failure so it names the missing import and the fix.
-pub fn link_error(path: &Path, error: anyhow::Error) -> anyhow::Error {
+/// Rewords wasmtime's link failure so it names the missing import, or the
+/// mismatched function with both types, and the fix.
+pub fn link_error(
+    path: &Path,
+    engine: &Engine,
+    component: &Component,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    if let Some(precise) = wasmkv_host::describe_link_error(engine, component, &error) {
+        return anyhow::anyhow!("{} cannot be linked: {precise}", path.display());
+    }
     let message = format!("{error:#}");
     if let Some(rest) = message.split("component imports ").nth(1) {
         let what = rest

@@ -66,7 +66,7 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     }
     let command = Command::instantiate_async(&mut store, &component, &linker)
         .await
-        .map_err(|e| component::link_error(&args.component, e.into()))?;
+        .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
     Ok(Prepared { store, command })
 }
 

@@ -603,3 +603,20 @@ fn nonsense_limits_and_huge_bucket_names_are_refused() {
     );
     assert!(out.stdout.len() < 1000, "the trace quotes the whole name");
 }
+
+#[test]
+fn a_function_of_the_wrong_type_is_named_with_both_types() {
+    let dir = workdir();
+    let comp = component("mistyped");
+    let out = run(dir.path(), &["run", "--bucket", "", comp.to_str().unwrap()]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    for needle in [
+        "cannot be linked",
+        "imports `increment` from wasi:keyvalue/atomics@0.2.0-draft",
+        "delta: s32",
+        "wasmkv provides `increment: func(bucket: borrow<bucket>, key: string, delta: u64) -> result<u64, error>`",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+}

@@ -69,11 +69,13 @@ mod cursors;
 pub mod draft;
 pub mod draft2;
 mod draft_ops;
+mod link_errors;
 pub mod seed;
 mod value;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 
+pub use link_errors::describe_link_error;
 pub use value::{IncomingValue, OutgoingValue};
 pub use wasmkv_engine::{
     Backend, BackendError, BackendResult, Bucket, Bytes, Cause, DenialHint, Engine as KvEngine,

@@ -63,8 +63,9 @@ async fn prepare(
     wasmkv_host::add_to_linker_for(&mut linker, &component)?;
     let pre = linker
         .instantiate_pre(&component)
-        .map_err(|e| component::link_error(&args.component, e.into()))?;
-    let pre = ProxyPre::new(pre).map_err(|e| component::link_error(&args.component, e.into()))?;
+        .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
+    let pre = ProxyPre::new(pre)
+        .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
 
     let kv = setup.build_engine().await?;
     let handler = Arc::new(handler::Handler::new(
@@ -78,7 +79,7 @@ async fn prepare(
     handler
         .check_instantiates()
         .await
-        .map_err(|e| component::link_error(&args.component, e))?;
+        .map_err(|e| component::link_error(&args.component, &engine, &component, e))?;
 
     // One ticker for the engine, however many requests run.
     component::start_epoch_ticker(&engine)?;
