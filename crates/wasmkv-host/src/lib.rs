@@ -68,7 +68,6 @@
 mod cursors;
 pub mod draft;
 pub mod draft2;
-mod draft_ops;
 mod link_errors;
 pub mod seed;
 mod value;

@@ -1,12 +1,13 @@
-//! `wasi:keyvalue/batch@0.2.0-draft`.
+//! `wasi:keyvalue/batch@0.2.0-draft`: the same functions as draft2's batch
+//! in the spec's shape, so each delegates there.
 
 use wasmkv_engine::Bucket;
 use wasmtime::component::Resource;
 
 use super::kv::batch;
-use super::{DraftResult, reply};
+use super::{DraftResult, delegated};
 use crate::WasmKv;
-use crate::draft_ops;
+use crate::draft2::bindings::wasi::keyvalue::batch as draft2;
 
 impl batch::Host for WasmKv<'_> {
     async fn get_many(
@@ -14,8 +15,7 @@ impl batch::Host for WasmKv<'_> {
         bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> DraftResult<Vec<Option<(String, Vec<u8>)>>> {
-        let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get_many_present(&bucket, keys, &self.ctx.budget).await)
+        delegated(draft2::Host::get_many(self, bucket, keys).await)
     }
 
     async fn set_many(
@@ -23,8 +23,7 @@ impl batch::Host for WasmKv<'_> {
         bucket: Resource<Bucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> DraftResult<()> {
-        let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::set_many(&bucket, key_values).await)
+        delegated(draft2::Host::set_many(self, bucket, key_values).await)
     }
 
     async fn delete_many(
@@ -32,7 +31,6 @@ impl batch::Host for WasmKv<'_> {
         bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> DraftResult<()> {
-        let bucket = self.bucket(&bucket)?;
-        reply(bucket.delete_many(&keys).await)
+        delegated(draft2::Host::delete_many(self, bucket, keys).await)
     }
 }

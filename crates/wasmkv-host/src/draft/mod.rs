@@ -1,11 +1,18 @@
 //! Bindings for `wasi:keyvalue@0.2.0-draft` (wasmtime's and wasmCloud's
 //! version): values as byte lists, `u64` counters and listing cursors.
+//!
+//! Where the draft and `0.2.0-draft2` agree (single-key operations, batches
+//! in the spec's shape) the draft delegates to draft2 and converts the
+//! error, as Spin's host does for its older versions; only counters and
+//! cursors, whose types differ, are the draft's own.
 
 mod atomics;
 mod batch;
 mod store;
 
-use wasmkv_engine::{Cause, KvError};
+use wasmkv_engine::KvError;
+
+use crate::draft2::bindings::wasi::keyvalue::store::Error as Draft2Error;
 use wasmtime::component::{HasData, Linker};
 
 use crate::{WasmKv, WasmKvView};
@@ -43,20 +50,24 @@ pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtim
     Ok(())
 }
 
-/// Ungranted buckets are `access-denied`; everything else is `other` with
-/// the one-line trace. (`no-such-store` never happens: every granted
-/// bucket's store was opened at startup.)
-impl From<KvError> for kv::store::Error {
-    fn from(e: KvError) -> Self {
-        crate::draft_ops::log(&e);
-        match e.cause() {
-            Cause::AccessDenied { .. } => Self::AccessDenied,
-            _ => Self::Other(e.to_string()),
+/// The two drafts' `error` variants are the same three cases.
+impl From<Draft2Error> for kv::store::Error {
+    fn from(e: Draft2Error) -> Self {
+        match e {
+            Draft2Error::NoSuchStore => Self::NoSuchStore,
+            Draft2Error::AccessDenied => Self::AccessDenied,
+            Draft2Error::Other(trace) => Self::Other(trace),
         }
     }
 }
 
-/// Turns an engine result into the draft's.
+/// A draft2 result as the draft's.
+fn delegated<T>(result: crate::draft2::Draft2Result<T>) -> DraftResult<T> {
+    result.map(|r| r.map_err(Into::into))
+}
+
+/// Turns an engine result into the draft's, through draft2's one
+/// conversion (and its one log line).
 fn reply<T>(result: Result<T, KvError>) -> DraftResult<T> {
-    Ok(result.map_err(Into::into))
+    delegated(crate::draft2::reply(result))
 }

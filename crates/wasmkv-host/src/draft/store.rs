@@ -4,23 +4,19 @@ use wasmkv_engine::Bucket;
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
-use super::{DraftResult, reply};
+use super::{DraftResult, delegated, reply};
 use crate::WasmKv;
-use crate::draft_ops;
+use crate::draft2::bindings::wasi::keyvalue::store as draft2;
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> DraftResult<Resource<Bucket>> {
-        match draft_ops::open(&self.ctx.engine, &identifier) {
-            Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
-            Err(e) => reply(Err(e)),
-        }
+        delegated(draft2::Host::open(self, identifier).await)
     }
 }
 
 impl store::HostBucket for WasmKv<'_> {
     async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> DraftResult<Option<Vec<u8>>> {
-        let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get(&bucket, &key).await)
+        delegated(draft2::HostBucket::get(self, bucket, key).await)
     }
 
     async fn set(
@@ -29,18 +25,15 @@ impl store::HostBucket for WasmKv<'_> {
         key: String,
         value: Vec<u8>,
     ) -> DraftResult<()> {
-        let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::set(&bucket, &key, value).await)
+        delegated(draft2::HostBucket::set(self, bucket, key, value).await)
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> DraftResult<()> {
-        let bucket = self.bucket(&bucket)?;
-        reply(bucket.delete(&key).await)
+        delegated(draft2::HostBucket::delete(self, bucket, key).await)
     }
 
     async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> DraftResult<bool> {
-        let bucket = self.bucket(&bucket)?;
-        reply(bucket.exists(&key).await)
+        delegated(draft2::HostBucket::exists(self, bucket, key).await)
     }
 
     /// The `u64` cursor stands for the backend's own cursor, kept host-side.

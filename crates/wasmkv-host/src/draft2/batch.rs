@@ -5,10 +5,10 @@ use wasmkv_engine::Bucket;
 use wasmtime::component::Resource;
 
 use super::kv::batch;
+use super::ops;
 use super::spin_bindings::wasi::keyvalue::batch as spin_batch;
 use super::{Draft2Result, reply};
 use crate::WasmKv;
-use crate::draft_ops;
 
 impl batch::Host for WasmKv<'_> {
     async fn get_many(
@@ -17,7 +17,7 @@ impl batch::Host for WasmKv<'_> {
         keys: Vec<String>,
     ) -> Draft2Result<Vec<Option<(String, Vec<u8>)>>> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get_many_present(&bucket, keys, &self.ctx.budget).await)
+        reply(ops::get_many_present(&bucket, keys, &self.ctx.budget).await)
     }
 
     async fn set_many(
@@ -26,7 +26,7 @@ impl batch::Host for WasmKv<'_> {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> Draft2Result<()> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::set_many(&bucket, key_values).await)
+        reply(ops::set_many(&bucket, key_values).await)
     }
 
     async fn delete_many(
@@ -46,7 +46,7 @@ impl spin_batch::Host for WasmKv<'_> {
         keys: Vec<String>,
     ) -> Draft2Result<Vec<(String, Option<Vec<u8>>)>> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get_many(&bucket, keys, &self.ctx.budget).await)
+        reply(ops::get_many(&bucket, keys, &self.ctx.budget).await)
     }
 
     async fn set_many(

@@ -8,6 +8,7 @@
 
 mod atomics;
 mod batch;
+mod ops;
 mod shape;
 mod store;
 
@@ -62,7 +63,7 @@ pub struct Cas {
 
 /// A guest-visible result: the outer error traps, the inner one is the
 /// draft's `error` variant.
-type Draft2Result<T> = wasmtime::Result<Result<T, kv::store::Error>>;
+pub(crate) type Draft2Result<T> = wasmtime::Result<Result<T, kv::store::Error>>;
 
 struct Draft2Kv;
 
@@ -89,7 +90,7 @@ pub fn add_to_linker<T: WasmKvView + 'static>(
 /// As for 0.2.0-draft: ungranted is `access-denied`, the rest `other`.
 impl From<KvError> for kv::store::Error {
     fn from(e: KvError) -> Self {
-        crate::draft_ops::log(&e);
+        ops::log(&e);
         match e.cause() {
             Cause::AccessDenied { .. } => Self::AccessDenied,
             _ => Self::Other(e.to_string()),
@@ -97,7 +98,8 @@ impl From<KvError> for kv::store::Error {
     }
 }
 
-/// Turns an engine result into the draft's.
-fn reply<T>(result: Result<T, KvError>) -> Draft2Result<T> {
+/// Turns an engine result into the draft's: the one error path of both
+/// drafts (the older delegates here).
+pub(crate) fn reply<T>(result: Result<T, KvError>) -> Draft2Result<T> {
     Ok(result.map_err(Into::into))
 }

@@ -4,8 +4,8 @@ use wasmkv_engine::{Bucket, Cause, KvError, Op};
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
+use super::ops;
 use super::{Draft2Result, reply};
-use crate::draft_ops;
 use crate::{WasmKv, cursors};
 
 /// A guest's cursor as an error quotes it: at most 64 characters.
@@ -18,7 +18,7 @@ fn truncate(cursor: &str) -> String {
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> Draft2Result<Resource<Bucket>> {
-        match draft_ops::open(&self.ctx.engine, &identifier) {
+        match ops::open(&self.ctx.engine, &identifier) {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => reply(Err(e)),
         }
@@ -32,7 +32,7 @@ impl store::HostBucket for WasmKv<'_> {
         key: String,
     ) -> Draft2Result<Option<Vec<u8>>> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::get(&bucket, &key).await)
+        reply(ops::get(&bucket, &key).await)
     }
 
     async fn set(
@@ -42,7 +42,7 @@ impl store::HostBucket for WasmKv<'_> {
         value: Vec<u8>,
     ) -> Draft2Result<()> {
         let bucket = self.bucket(&bucket)?;
-        reply(draft_ops::set(&bucket, &key, value).await)
+        reply(ops::set(&bucket, &key, value).await)
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Draft2Result<()> {

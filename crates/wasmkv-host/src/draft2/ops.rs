@@ -1,6 +1,5 @@
-//! The operations both drafts (`0.2.0-draft`, `0.2.0-draft2`) share, in
-//! their shapes: values as byte lists, batches as `(key, value)` pairs. Each
-//! version's module only converts errors and cursors.
+//! Draft2's operations in its shapes: values as byte lists, batches as
+//! `(key, value)` pairs. (`0.2.0-draft` delegates to draft2 for these.)
 
 use wasmkv_engine::{Bucket, Bytes, Engine, HostBudget, KvError};
 
