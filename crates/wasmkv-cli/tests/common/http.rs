@@ -131,6 +131,14 @@ impl Server {
         }
     }
 
+    /// SIGKILL, at once: no drain, no flush, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM, then asserts a clean exit (0).
     pub fn stop(&mut self) {
         self.terminate();
@@ -155,29 +163,36 @@ impl Drop for Server {
 
 /// GETs `path` from `addr` on a new connection: (status, body).
 pub async fn get(addr: &str, path: &str) -> (u16, String) {
+    try_get(addr, path)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} from {addr} failed: {e}"))
+}
+
+/// As [`get`], with a failure (server gone, connection cut) as an error.
+pub async fn try_get(addr: &str, path: &str) -> Result<(u16, String), String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
-        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        .map_err(|e| format!("cannot connect: {e}"))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .expect("HTTP handshake failed");
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
     let request = hyper::Request::get(path)
         .header(hyper::header::HOST, addr)
         .body(Empty::<Bytes>::new())
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     let response = sender
         .send_request(request)
         .await
-        .unwrap_or_else(|e| panic!("GET {path} failed: {e}"));
+        .map_err(|e| format!("request: {e}"))?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
         .collect()
         .await
-        .expect("reading the body failed")
+        .map_err(|e| format!("body: {e}"))?
         .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// GETs `path` `count` times at once, each on its own connection.
