@@ -5,8 +5,10 @@
 //! those live in `wasmkv-engine`, so a new backend only has to store bytes
 //! correctly and make its single-key operations atomic.
 //!
-//! Backends are enabled by cargo features (`memory`, `sqlite`, `redis`); adding one
-//! touches nothing outside its own module.
+//! Backends are enabled by cargo features (`memory`, `sqlite`, `redis`). Each
+//! is one module that describes itself in a [`BackendKind`] (URL schemes,
+//! `wasmkv.toml` types, parsing); adding one is that module and one line in
+//! [`kinds`].
 
 #![deny(missing_docs)]
 
@@ -18,6 +20,7 @@ mod store_url;
 
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -27,8 +30,12 @@ pub use bytes::Bytes;
 pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};
 pub use redact::redact_secrets;
+#[cfg(feature = "redis")]
 pub use redis::url::{RedisUrl, Topology};
-pub use store_url::{StoreUrl, StoreUrlError};
+pub use store_url::{
+    BackendKind, ParseStoreUrl, StoreSpec, StoreUrl, StoreUrlError, TomlForm, kinds, toml_type,
+    toml_type_names,
+};
 
 /// [`BackendError::TooLarge`] when `lens` add up to more than `max_total`.
 pub(crate) fn check_total(

@@ -12,9 +12,36 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::backend::{Backend, KeyPage};
+use crate::backend::{Backend, KeyPage, SharedBackend};
 use crate::counter::{self, CounterRange};
 use crate::error::BackendResult;
+use crate::store_url::{BackendKind, StoreSpec, TomlForm};
+
+/// `memory:`, in `wasmkv.toml` `type = "memory"`.
+pub(crate) static KIND: BackendKind = BackendKind {
+    schemes: &["memory"],
+    toml_types: &[("memory", TomlForm::Bare("memory:"))],
+    parse: |_, rest| match rest {
+        "" => Ok(std::sync::Arc::new(MemorySpec)),
+        _ => Err("memory: takes nothing after the colon".into()),
+    },
+};
+
+/// A `memory:` URL: each open is a new, empty map.
+pub struct MemorySpec;
+
+impl std::fmt::Display for MemorySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memory:")
+    }
+}
+
+#[async_trait]
+impl StoreSpec for MemorySpec {
+    async fn open(&self) -> BackendResult<SharedBackend> {
+        Ok(std::sync::Arc::new(MemoryBackend::new()))
+    }
+}
 
 /// Namespaces are separate maps, so no key in one can ever name a key in
 /// another; keys are ordered so a listing cursor is simply the last key seen.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use wasmkv_backend::Topology;
+use wasmkv_backend::TomlForm;
 use wasmkv_engine::{Engine, Grants, Limits, StoreUrl};
 
 use crate::cli::StoreArgs;
@@ -31,24 +31,16 @@ struct ConfigFile {
 }
 
 /// One `[stores.NAME]` table. Flat rather than tagged by `type`, so an
-/// unknown key is reported at its own line, not at the table's. No `Debug`:
-/// `url` may hold a password.
+/// unknown key is reported at its own line, not at the table's. The `type`s
+/// are the backends' own (see `wasmkv_backend::kinds`). No `Debug`: `url`
+/// may hold a password.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoreConfig {
     #[serde(rename = "type")]
-    kind: StoreKind,
+    kind: String,
     path: Option<PathBuf>,
     url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum StoreKind {
-    Memory,
-    Sqlite,
-    Redis,
-    RedisCluster,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,9 +132,7 @@ impl Setup {
         if default_used && !stores.contains_key(DEFAULT_STORE) {
             stores.insert(
                 DEFAULT_STORE.to_string(),
-                StoreUrl::Sqlite {
-                    path: DEFAULT_SQLITE_PATH.into(),
-                },
+                StoreUrl::sqlite(DEFAULT_SQLITE_PATH),
             );
         }
         Ok(Self {
@@ -163,9 +153,7 @@ impl Setup {
             self.grants.grant("*", DEFAULT_STORE);
             self.stores
                 .entry(DEFAULT_STORE.to_string())
-                .or_insert_with(|| StoreUrl::Sqlite {
-                    path: DEFAULT_SQLITE_PATH.into(),
-                });
+                .or_insert_with(|| StoreUrl::sqlite(DEFAULT_SQLITE_PATH));
         }
         self
     }
@@ -222,35 +210,32 @@ fn read_bounded(path: &Path) -> anyhow::Result<String> {
 impl StoreConfig {
     fn into_url(self, name: &str, base: &Path, file: &Path) -> anyhow::Result<StoreUrl> {
         let table = format!("{}: [stores.{name}]", file.display());
-        match (self.kind, self.path, self.url) {
-            (StoreKind::Memory, None, None) => Ok(StoreUrl::Memory),
-            (StoreKind::Sqlite, Some(path), None) => Ok(StoreUrl::Sqlite {
-                path: base.join(path),
-            }),
-            (kind @ (StoreKind::Redis | StoreKind::RedisCluster), None, Some(url)) => {
+        let kind = &self.kind;
+        let Some(form) = wasmkv_backend::toml_type(kind) else {
+            bail!(
+                "{table}: unknown type {kind:?}; known: {}",
+                wasmkv_backend::toml_type_names().join(", ")
+            );
+        };
+        match (form, self.path, self.url) {
+            (TomlForm::Bare(url), None, None) => Ok(url.parse()?),
+            (TomlForm::Bare(_), ..) => bail!("{table}: type {kind:?} takes no path or url"),
+            (TomlForm::Path(scheme), Some(path), None) => {
+                let url = format!("{scheme}:{}", base.join(path).display());
+                url.parse().with_context(|| format!("{table} path"))
+            }
+            (TomlForm::Path(_), ..) => {
+                bail!("{table}: type {kind:?} needs `path = \"FILE\"` and no url")
+            }
+            (TomlForm::Url { schemes, example }, None, Some(url)) => {
                 let parsed: StoreUrl = url.parse().with_context(|| format!("{table} url"))?;
-                let matches = match (&parsed, kind) {
-                    (StoreUrl::Redis(redis), StoreKind::Redis) => {
-                        redis.topology == Topology::Single
-                    }
-                    (StoreUrl::Redis(redis), _) => redis.topology == Topology::Cluster,
-                    _ => false,
-                };
-                if !matches {
-                    let expected = match kind {
-                        StoreKind::Redis => "redis://HOST:PORT or rediss://HOST:PORT",
-                        _ => "redis-cluster://HOST:PORT[,HOST:PORT...]",
-                    };
-                    bail!("{table}: this type needs a url like {expected}, not {parsed}");
+                if !schemes.contains(&parsed.scheme()) {
+                    bail!("{table}: this type needs a url like {example}, not {parsed}");
                 }
                 Ok(parsed)
             }
-            (StoreKind::Memory, ..) => bail!("{table}: type \"memory\" takes no path or url"),
-            (StoreKind::Sqlite, ..) => {
-                bail!("{table}: type \"sqlite\" needs `path = \"FILE\"` and no url")
-            }
-            (StoreKind::Redis | StoreKind::RedisCluster, ..) => {
-                bail!("{table}: Redis stores need `url = \"redis://HOST:PORT\"` and no path")
+            (TomlForm::Url { example, .. }, ..) => {
+                bail!("{table}: type {kind:?} needs `url = \"{example}\"` and no path")
             }
         }
     }

@@ -441,7 +441,7 @@ fn sqlite_stores_that_would_lose_acknowledged_writes_are_refused() {
     .unwrap();
     let out = run(d, &["kv", "list", "default"]);
     assert_eq!(out.code, 125, "{}", out.stderr);
-    assert!(out.stderr.contains("the path is empty"), "{}", out.stderr);
+    assert!(out.stderr.contains("needs a file path"), "{}", out.stderr);
 }
 
 #[test]

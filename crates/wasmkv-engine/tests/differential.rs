@@ -217,7 +217,7 @@ async fn every_backend_gives_the_same_result_at_every_step() {
     let cluster = RedisCluster::start();
     for seed in SEEDS {
         let bucket = format!("diff-{seed:x}");
-        let reference = run(StoreUrl::Memory, &bucket, seed).await;
+        let reference = run(StoreUrl::memory(), &bucket, seed).await;
         // The sequence reaches the interesting outcomes, not only "ok".
         for needle in [
             "counter refused",
@@ -232,12 +232,7 @@ async fn every_backend_gives_the_same_result_at_every_step() {
             );
         }
         let others = [
-            (
-                "sqlite",
-                StoreUrl::Sqlite {
-                    path: dir.path().join("kv.db"),
-                },
-            ),
+            ("sqlite", StoreUrl::sqlite(dir.path().join("kv.db"))),
             ("redis", server.url().parse().unwrap()),
             ("redis-cluster", cluster.url().parse().unwrap()),
         ];

@@ -30,7 +30,7 @@
 //!
 //! # async fn run() -> anyhow::Result<()> {
 //! let engine = KvEngine::builder()
-//!     .store_url("default", StoreUrl::Sqlite { path: "app.db".into() })
+//!     .store_url("default", StoreUrl::sqlite("app.db"))
 //!     .grant("default", "default")
 //!     .build()
 //!     .await?;

@@ -10,12 +10,51 @@
 
 pub mod url;
 
-#[cfg(feature = "redis")]
 mod backend;
-#[cfg(feature = "redis")]
 mod connection;
-#[cfg(feature = "redis")]
 mod keyspace;
 
-#[cfg(feature = "redis")]
 pub use backend::RedisBackend;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::backend::SharedBackend;
+use crate::error::BackendResult;
+use crate::store_url::{BackendKind, StoreSpec, TomlForm};
+use url::RedisUrl;
+
+/// `redis://`, `rediss://` and `redis-cluster://`; in `wasmkv.toml`
+/// `type = "redis"` or `"redis-cluster"` with `url`.
+pub(crate) static KIND: BackendKind = BackendKind {
+    schemes: &["redis", "rediss", "redis-cluster"],
+    toml_types: &[
+        (
+            "redis",
+            TomlForm::Url {
+                schemes: &["redis", "rediss"],
+                example: "redis://HOST:PORT or rediss://HOST:PORT",
+            },
+        ),
+        (
+            "redis-cluster",
+            TomlForm::Url {
+                schemes: &["redis-cluster"],
+                example: "redis-cluster://HOST:PORT[,HOST:PORT...]",
+            },
+        ),
+    ],
+    parse: |scheme, rest| {
+        RedisUrl::parse(scheme, rest)
+            .map(|url| Arc::new(url) as Arc<dyn StoreSpec>)
+            .map_err(|e| e.0)
+    },
+};
+
+#[async_trait]
+impl StoreSpec for RedisUrl {
+    async fn open(&self) -> BackendResult<SharedBackend> {
+        Ok(Arc::new(RedisBackend::open(self.clone()).await?))
+    }
+}

@@ -19,9 +19,43 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::backend::{Backend, KeyPage};
+use crate::backend::{Backend, KeyPage, SharedBackend};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
+use crate::store_url::{BackendKind, StoreSpec, TomlForm};
+
+/// `sqlite:PATH`, in `wasmkv.toml` `type = "sqlite"` with `path`.
+pub(crate) static KIND: BackendKind = BackendKind {
+    schemes: &["sqlite"],
+    toml_types: &[("sqlite", TomlForm::Path("sqlite"))],
+    parse: |_, rest| {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err("sqlite: needs a file path, e.g. sqlite:.wasmkv/default.db".into());
+        }
+        Ok(Arc::new(SqliteSpec { path: path.into() }))
+    },
+};
+
+/// A `sqlite:` URL: the database file.
+pub struct SqliteSpec {
+    /// The file, created with its folders on first open.
+    pub path: PathBuf,
+}
+
+impl std::fmt::Display for SqliteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sqlite:{}", self.path.display())
+    }
+}
+
+#[async_trait]
+impl StoreSpec for SqliteSpec {
+    async fn open(&self) -> BackendResult<SharedBackend> {
+        let backend = SqliteBackend::open(&self.path, SqliteOptions::default())?;
+        Ok(Arc::new(backend))
+    }
+}
 
 /// How hard SQLite works to keep acknowledged writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
