@@ -53,6 +53,21 @@ pub struct MemoryBackend {
     data: Mutex<Namespaces>,
 }
 
+/// Stores `value` under `key`. Overwrites (the common case) allocate no new
+/// key or namespace strings.
+fn put(data: &mut Namespaces, namespace: &str, key: &str, value: Bytes) {
+    match data.get_mut(namespace) {
+        Some(ns) => match ns.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => drop(ns.insert(key.to_string(), value)),
+        },
+        None => drop(data.insert(
+            namespace.to_string(),
+            BTreeMap::from([(key.to_string(), value)]),
+        )),
+    }
+}
+
 impl MemoryBackend {
     /// An empty store.
     pub fn new() -> Self {
@@ -83,18 +98,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
-        let mut data = self.lock();
-        // Overwrites (the common case) allocate no new key strings.
-        match data.get_mut(namespace) {
-            Some(ns) => match ns.get_mut(key) {
-                Some(slot) => *slot = value,
-                None => drop(ns.insert(key.to_string(), value)),
-            },
-            None => drop(data.insert(
-                namespace.to_string(),
-                BTreeMap::from([(key.to_string(), value)]),
-            )),
-        }
+        put(&mut self.lock(), namespace, key, value);
         Ok(())
     }
 
@@ -120,9 +124,14 @@ impl Backend for MemoryBackend {
         range: CounterRange,
     ) -> BackendResult<i128> {
         let mut data = self.lock();
-        let ns = data.entry(namespace.to_string()).or_default();
-        let next = counter::next_value(ns.get(key).map(|v| &v[..]), delta, range)?;
-        ns.insert(key.to_string(), Bytes::from(counter::encode(next)));
+        let current = data.get(namespace).and_then(|ns| ns.get(key));
+        let next = counter::next_value(current.map(|v| &v[..]), delta, range)?;
+        put(
+            &mut data,
+            namespace,
+            key,
+            Bytes::from(counter::encode(next)),
+        );
         Ok(next)
     }
 
@@ -134,11 +143,11 @@ impl Backend for MemoryBackend {
         new: Bytes,
     ) -> BackendResult<bool> {
         let mut data = self.lock();
-        let ns = data.entry(namespace.to_string()).or_default();
-        if ns.get(key).map(|v| &v[..]) != expected {
+        let current = data.get(namespace).and_then(|ns| ns.get(key));
+        if current.map(|v| &v[..]) != expected {
             return Ok(false);
         }
-        ns.insert(key.to_string(), new);
+        put(&mut data, namespace, key, new);
         Ok(true)
     }
 

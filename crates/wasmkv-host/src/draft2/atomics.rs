@@ -5,7 +5,7 @@ use wasmkv_engine::{Bucket, Bytes, KvError, Op};
 use wasmtime::component::Resource;
 
 use super::kv::atomics::{self, CasError};
-use super::{Cas, Draft2Result, reply};
+use super::{Cas, Draft2Result, guest_error, reply};
 use crate::WasmKv;
 
 impl WasmKv<'_> {
@@ -58,9 +58,9 @@ impl atomics::Host for WasmKv<'_> {
             Ok(true) => Ok(Ok(())),
             Ok(false) => match self.snapshot(bucket, key).await {
                 Ok(fresh) => Ok(Err(CasError::CasFailed(self.table.push(fresh)?))),
-                Err(e) => Ok(Err(CasError::StoreError(e.into()))),
+                Err(e) => Ok(Err(CasError::StoreError(guest_error(e)))),
             },
-            Err(e) => Ok(Err(CasError::StoreError(e.into()))),
+            Err(e) => Ok(Err(CasError::StoreError(guest_error(e)))),
         }
     }
 }

@@ -87,19 +87,20 @@ pub fn add_to_linker<T: WasmKvView + 'static>(
     }
 }
 
-/// As for 0.2.0-draft: ungranted is `access-denied`, the rest `other`.
-impl From<KvError> for kv::store::Error {
-    fn from(e: KvError) -> Self {
-        ops::log(&e);
-        match e.cause() {
-            Cause::AccessDenied { .. } => Self::AccessDenied,
-            _ => Self::Other(e.to_string()),
-        }
+/// The one conversion from the engine's error to the drafts' `error` (the
+/// older draft delegates here): ungranted is `access-denied`, the rest
+/// `other` with the one-line trace. The only place a draft error is logged:
+/// `access-denied` carries no text, so the log is where an operator learns
+/// which grant is missing.
+pub(crate) fn guest_error(e: KvError) -> kv::store::Error {
+    tracing::debug!(target: "wasmkv::guest_error", "{e}");
+    match e.cause() {
+        Cause::AccessDenied { .. } => kv::store::Error::AccessDenied,
+        _ => kv::store::Error::Other(e.to_string()),
     }
 }
 
-/// Turns an engine result into the draft's: the one error path of both
-/// drafts (the older delegates here).
+/// Turns an engine result into the draft's.
 pub(crate) fn reply<T>(result: Result<T, KvError>) -> Draft2Result<T> {
-    Ok(result.map_err(Into::into))
+    Ok(result.map_err(guest_error))
 }

@@ -55,9 +55,3 @@ pub(crate) async fn set_many(
         .collect();
     bucket.set_many(items).await
 }
-
-/// Logs the full trace: the drafts' `access-denied` carries no text, so the
-/// log is where an operator learns which grant is missing.
-pub(crate) fn log(e: &KvError) {
-    tracing::debug!(target: "wasmkv::guest_error", "{e}");
-}
