@@ -1,8 +1,6 @@
 //! The conformance component against every built-in backend.
 
-mod common;
-
-use common::{component, run, workdir};
+use crate::common::{component, run, workdir};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 /// A conformance component, the grants it needs, and how many checks it

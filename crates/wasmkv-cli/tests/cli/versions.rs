@@ -1,12 +1,10 @@
 //! One store, three `wasi:keyvalue` versions: what a component of one
 //! version writes, components of the others read, count and list.
 
-mod common;
-
-use common::{component, kvtool, run, run_concurrently_with, workdir};
+use crate::common::{component, kvtool, run, run_concurrently_with, workdir};
 use wasmkv_test_servers::RedisServer;
 
-fn draft2(dir: &std::path::Path, store: &str, args: &[&str]) -> common::Run {
+fn draft2(dir: &std::path::Path, store: &str, args: &[&str]) -> crate::common::Run {
     let comp = component("conformance-draft2");
     let mut all = vec![
         "run", "--store", store, "--bucket", "shared", "--bucket", "other",

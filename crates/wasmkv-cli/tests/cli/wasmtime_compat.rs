@@ -3,9 +3,7 @@
 //! `wasmkv run`: it links in both and lists the same keys. This checks that
 //! wit/draft matches the WIT wasmtime was built from, name for name.
 
-mod common;
-
-use common::{component, kvtool, run, workdir};
+use crate::common::{component, kvtool, run, workdir};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::Command;

@@ -58,6 +58,24 @@ impl Run {
         }
     }
 
+    /// Panics unless the run exited `code` with wasmkv's one error line on
+    /// stderr, holding `needle`: the shape of every wasmkv failure.
+    pub fn fails_with(self, code: i32, needle: &str) -> Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        let line = self.stderr.trim_end();
+        assert!(
+            line.starts_with("wasmkv: error: ") && !line.contains('\n'),
+            "not one `wasmkv: error:` line:\n{}",
+            self.stderr
+        );
+        assert!(line.contains(needle), "{needle:?} not in:\n{}", self.stderr);
+        self
+    }
+
     /// Panics with both streams unless the run exited 0.
     pub fn success(self) -> Self {
         assert_eq!(

@@ -2,13 +2,11 @@
 //! real HTTP client, the http-counter example and the http-probe handler,
 //! on every backend.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::http::{Server, get, get_concurrently, runtime};
-use common::{component, run, workdir};
+use crate::common::http::{Server, get, get_concurrently, runtime};
+use crate::common::{component, run, workdir};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 const CONCURRENT: usize = 200;

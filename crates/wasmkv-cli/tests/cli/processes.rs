@@ -1,11 +1,9 @@
 //! Several `wasmkv run` processes on one store: persistence, the zero-config
 //! default store, and atomic counters across processes.
 
-mod common;
-
 use std::process::Stdio;
 
-use common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
+use crate::common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
 
 #[test]
 fn counter_example_counts_across_runs_on_the_zero_config_store() {

@@ -1,12 +1,10 @@
 //! The bad-input table: each rule's violation is refused with a one-line
 //! error that names it, and nothing stored before is lost.
 
-mod common;
-
-use common::{component, kvtool, run, workdir};
+use crate::common::{component, kvtool, run, workdir};
 
 /// Asserts kvtool reported a keyvalue error whose trace holds every needle.
-fn assert_kv_error(out: &common::Run, needles: &[&str]) {
+fn assert_kv_error(out: &crate::common::Run, needles: &[&str]) {
     let line = out.stdout.trim();
     assert!(
         line.starts_with("error: "),
@@ -255,13 +253,18 @@ enum Sink {
 }
 
 /// Runs `wasmkv ARGS` with stdout (or, with `on_stderr`, stderr) sent to `sink`.
-fn run_into(dir: &std::path::Path, args: &[&str], sink: Sink, on_stderr: bool) -> common::Run {
+fn run_into(
+    dir: &std::path::Path,
+    args: &[&str],
+    sink: Sink,
+    on_stderr: bool,
+) -> crate::common::Run {
     use std::process::Stdio;
     let target = || match sink {
         Sink::Full => Stdio::from(std::fs::File::create("/dev/full").unwrap()),
         Sink::ClosedPipe => Stdio::piped(),
     };
-    let mut cmd = common::wasmkv(dir);
+    let mut cmd = crate::common::wasmkv(dir);
     cmd.args(args);
     if on_stderr {
         cmd.stdout(Stdio::piped()).stderr(target());
@@ -276,7 +279,7 @@ fn run_into(dir: &std::path::Path, args: &[&str], sink: Sink, on_stderr: bool) -
         drop(child.stdout.take());
     }
     let out = child.wait_with_output().unwrap();
-    common::Run {
+    crate::common::Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -467,15 +470,11 @@ fn command_line_mistakes_are_one_error_line_and_exit_125() {
         ),
     ];
     for &(args, needle) in table {
-        let out = run(d, args);
-        assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
-        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.starts_with("wasmkv: error: "), "{}", out.stderr);
-        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        run(d, args).fails_with(125, needle);
     }
     // Not UTF-8: still one line, still 125.
     use std::os::unix::ffi::OsStrExt;
-    let out = common::wasmkv(d)
+    let out = crate::common::wasmkv(d)
         .arg(std::ffi::OsStr::from_bytes(b"\xff"))
         .output()
         .unwrap();
@@ -550,9 +549,7 @@ fn endless_or_non_file_inputs_are_refused_not_read_forever() {
         (&["kv", "import", "default", "--in", "."], "cannot"),
     ];
     for &(args, needle) in table {
-        let out = run(d, args);
-        assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        run(d, args).fails_with(125, needle);
     }
     // An empty export imports as nothing, successfully.
     std::fs::write(d.join("empty.jsonl"), "").unwrap();

@@ -1,15 +1,13 @@
 //! `wasmkv kv`: the admin commands on real stores, and export/import
 //! between backends.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{kvtool, run, wasmkv, workdir};
+use crate::common::{kvtool, run, wasmkv, workdir};
 use wasmkv_test_servers::RedisServer;
 
-fn kv(dir: &std::path::Path, args: &[&str]) -> common::Run {
+fn kv(dir: &std::path::Path, args: &[&str]) -> crate::common::Run {
     let mut all = vec!["kv"];
     all.extend_from_slice(args);
     run(dir, &all)

@@ -5,8 +5,6 @@
 //! write must be there afterwards, and the file must pass
 //! `PRAGMA integrity_check`.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -14,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::http::{Server, runtime, try_get};
-use common::{component, kvtool, run, wasmkv, workdir};
+use crate::common::http::{Server, runtime, try_get};
+use crate::common::{component, kvtool, run, wasmkv, workdir};
 
 const ROUNDS: usize = 6;
 const HTTP_CLIENTS: usize = 8;

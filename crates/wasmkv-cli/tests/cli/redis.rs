@@ -2,12 +2,10 @@
 //! test: several processes on one counter, keys as other Redis tools see
 //! them, and an outage in the middle of a run.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
+use crate::common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 fn store(url: &str) -> String {

@@ -1,9 +1,7 @@
 //! `wasmkv run`'s guest limits: a runaway component is stopped with a clear
 //! message and its own exit code, and the store is left intact.
 
-mod common;
-
-use common::{component, kvtool, run, workdir};
+use crate::common::{component, kvtool, run, workdir};
 
 /// Runs `runaway WHAT` under `limit`, checks the exit code and message,
 /// then checks the default store still answers with the value set before.

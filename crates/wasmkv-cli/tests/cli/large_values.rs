@@ -1,8 +1,6 @@
 //! A 64 MiB value streamed in and out, on both built-in backends.
 
-mod common;
-
-use common::{kvtool, workdir};
+use crate::common::{kvtool, workdir};
 
 const SIZE: &str = "67108864";
 

@@ -3,9 +3,7 @@
 //! give the guest an error naming the limit while the process stays under a
 //! fixed peak resident size.
 
-mod common;
-
-use common::{kvtool, kvtool_peak_mib, workdir};
+use crate::common::{kvtool, kvtool_peak_mib, workdir};
 
 /// The peak a refused scenario may reach: wasmtime, the compiled guest and
 /// the limits' worth of bytes, far below what the attacks ask for (GBs).

@@ -1,0 +1,19 @@
+//! wasmkv's command-line integration tests, one binary: the real `wasmkv`
+//! binary on real guest components (built once for the whole run), real
+//! SQLite files, real redis-server processes and real HTTP clients.
+//! `cargo test -p wasmkv-cli --test cli MODULE::` runs one area.
+
+mod common;
+
+mod admin;
+mod bad_input;
+mod conformance;
+mod crash;
+mod guest_limits;
+mod host_memory;
+mod large_values;
+mod processes;
+mod redis;
+mod serve;
+mod versions;
+mod wasmtime_compat;
