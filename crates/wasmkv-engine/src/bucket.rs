@@ -249,37 +249,41 @@ impl Bucket {
     pub const KEYS_PER_PAGE: usize = 1000;
 
     /// Every key in the bucket; refused when there are more than
-    /// `max_listed_keys`.
+    /// `max_listed_keys` or they hold more than `max_result_bytes`. Read page
+    /// by page, so a refused listing never held more than one page over the
+    /// limit.
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
-        let max = self.limits.max_listed_keys;
-        let keys = self
-            .backend
-            .keys(&self.name, max.saturating_add(1))
-            .await
-            .map_err(|e| self.err(Op::Keys, None, e))?;
-        let bytes: usize = keys.iter().map(String::len).sum();
-        if bytes > self.limits.max_result_bytes {
-            return Err(self.err(
-                Op::Keys,
-                None,
-                Cause::TooMany {
-                    what: format!("the keys' total ({bytes} bytes)"),
-                    limit: "max_result_bytes",
-                    max: self.limits.max_result_bytes,
-                },
-            ));
+        let (max, max_bytes) = (self.limits.max_listed_keys, self.limits.max_result_bytes);
+        let too_many = |what: String, limit, max| {
+            self.err(Op::Keys, None, Cause::TooMany { what, limit, max })
+        };
+        // A Redis SCAN may repeat a key across pages; each is listed once.
+        let mut seen = std::collections::HashSet::new();
+        let (mut keys, mut bytes, mut cursor) = (Vec::new(), 0usize, None::<String>);
+        loop {
+            let page = self
+                .backend
+                .list_keys(&self.name, cursor.as_deref(), Self::KEYS_PER_PAGE)
+                .await
+                .map_err(|e| self.err(Op::Keys, None, e))?;
+            for key in page.keys {
+                if seen.insert(key.clone()) {
+                    bytes = bytes.saturating_add(key.len());
+                    keys.push(key);
+                }
+            }
+            if keys.len() > max {
+                let what = format!("the bucket's key count (more than {max})");
+                return Err(too_many(what, "max_listed_keys", max));
+            }
+            if bytes > max_bytes {
+                let what = format!("the keys' total (more than {bytes} bytes)");
+                return Err(too_many(what, "max_result_bytes", max_bytes));
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
         }
-        if keys.len() > max {
-            return Err(self.err(
-                Op::Keys,
-                None,
-                Cause::TooMany {
-                    what: format!("the bucket's key count (more than {max})"),
-                    limit: "max_listed_keys",
-                    max,
-                },
-            ));
-        }
-        Ok(keys)
     }
 }

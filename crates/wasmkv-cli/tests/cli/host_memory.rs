@@ -110,3 +110,22 @@ fn zero_limits_are_refused_at_startup() {
     assert_eq!(run.code, 125, "{}", run.stderr);
     assert!(run.stderr.contains("max_key_bytes is 0"), "{}", run.stderr);
 }
+
+#[test]
+fn a_key_listing_over_max_result_bytes_is_refused_by_name() {
+    let dir = workdir();
+    kvtool(dir.path(), &[], &["set-many", "default", "key-", "2500"]).success();
+    let listed = kvtool(dir.path(), &[], &["keys", "default"]).success();
+    assert_eq!(listed.stdout.lines().count(), 2500);
+    let refused = kvtool(
+        dir.path(),
+        &["--max-result-bytes", "4KiB"],
+        &["keys", "default"],
+    );
+    assert!(
+        refused.stdout.starts_with("error: keys")
+            && refused.stdout.contains("max_result_bytes (4096)"),
+        "{}",
+        refused.stdout
+    );
+}
