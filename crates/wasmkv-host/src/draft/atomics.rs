@@ -14,7 +14,7 @@ impl atomics::Host for WasmKv<'_> {
         key: String,
         delta: u64,
     ) -> DraftResult<u64> {
-        let bucket = self.bucket(&bucket)?;
+        let bucket = self.table.get(&bucket)?;
         reply(bucket.increment_u64(&key, delta).await)
     }
 }

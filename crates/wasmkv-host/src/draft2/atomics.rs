@@ -34,7 +34,7 @@ impl atomics::Host for WasmKv<'_> {
         key: String,
         delta: i64,
     ) -> Draft2Result<i64> {
-        let bucket = self.bucket(&bucket)?;
+        let bucket = self.table.get(&bucket)?;
         reply(bucket.increment_i64(&key, delta).await)
     }
 

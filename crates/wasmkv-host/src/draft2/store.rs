@@ -31,8 +31,9 @@ impl store::HostBucket for WasmKv<'_> {
         bucket: Resource<Bucket>,
         key: String,
     ) -> Draft2Result<Option<Vec<u8>>> {
-        let bucket = self.bucket(&bucket)?;
-        reply(ops::get(&bucket, &key).await)
+        // Borrowed from the table: no clone on the hot path.
+        let bucket = self.table.get(&bucket)?;
+        reply(ops::get(bucket, &key).await)
     }
 
     async fn set(
@@ -41,17 +42,17 @@ impl store::HostBucket for WasmKv<'_> {
         key: String,
         value: Vec<u8>,
     ) -> Draft2Result<()> {
-        let bucket = self.bucket(&bucket)?;
-        reply(ops::set(&bucket, &key, value).await)
+        let bucket = self.table.get(&bucket)?;
+        reply(ops::set(bucket, &key, value).await)
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Draft2Result<()> {
-        let bucket = self.bucket(&bucket)?;
+        let bucket = self.table.get(&bucket)?;
         reply(bucket.delete(&key).await)
     }
 
     async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Draft2Result<bool> {
-        let bucket = self.bucket(&bucket)?;
+        let bucket = self.table.get(&bucket)?;
         reply(bucket.exists(&key).await)
     }
 
