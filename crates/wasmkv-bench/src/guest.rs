@@ -2,7 +2,7 @@
 //! instance per concurrent "user", under wasmkv's host or under
 //! wasmtime-wasi-keyvalue.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use anyhow::{Context, bail};
@@ -72,31 +72,34 @@ pub struct Guests {
     draft_on_wasmtime: CommandPre<WasmtimeHost>,
 }
 
+/// Builds `packages` of the guest workspace (release, wasm32-wasip2) and
+/// returns the folder their `.wasm` files are in.
+pub fn build_packages(repo: &Path, packages: &[&str]) -> anyhow::Result<PathBuf> {
+    let guest = repo.join("guest");
+    let mut cargo = Process::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for package in packages {
+        cargo.args(["-p", package]);
+    }
+    let status = cargo
+        .current_dir(&guest)
+        .env("CARGO_TARGET_DIR", guest.join("target"))
+        .status()
+        .context("cannot run cargo to build the bench guests")?;
+    if !status.success() {
+        bail!(
+            "building {} failed (rustup target add wasm32-wasip2?)",
+            packages.join(", ")
+        );
+    }
+    Ok(guest.join("target/wasm32-wasip2/release"))
+}
+
 impl Guests {
     /// Builds the guest workspace (release, wasm32-wasip2) and compiles the
     /// two bench components.
     pub fn build(repo: &Path) -> anyhow::Result<Self> {
-        let guest = repo.join("guest");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Process::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "bench-seed",
-                "-p",
-                "bench-draft",
-            ])
-            .current_dir(&guest)
-            .env("CARGO_TARGET_DIR", guest.join("target"))
-            .status()
-            .context("cannot run cargo to build the bench guests")?;
-        if !status.success() {
-            bail!("building the bench guests failed (rustup target add wasm32-wasip2?)");
-        }
-        let dir = guest.join("target/wasm32-wasip2/release");
+        let dir = build_packages(repo, &["bench-seed", "bench-draft"])?;
         let engine = Engine::default();
         let load = |name: &str| {
             Component::from_file(&engine, dir.join(format!("{name}.wasm")))

@@ -34,17 +34,12 @@ const DEFAULT_LOG: &str =
 /// failure before the component runs, instead of clap's usage block and 2.
 fn usage_error(e: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            exit::SETUP_FAILED
-        } else {
-            0
-        };
+    let asked = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Some(0),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Some(exit::SETUP_FAILED),
+        _ => None,
+    };
+    if let Some(code) = asked {
         let _ = e.print();
         return code;
     }

@@ -105,6 +105,12 @@ impl Charge {
         Ok(())
     }
 
+    /// Returns every byte of this charge to the budget, keeping the charge
+    /// (at zero) for a body that will be refilled.
+    pub fn release(&mut self) {
+        drop(self.split_off(self.bytes));
+    }
+
     /// Moves `bytes` (at most all) of this charge into a charge of their
     /// own, so each part of a batch result is returned when it is dropped.
     pub fn split_off(&mut self, bytes: usize) -> Charge {

@@ -131,8 +131,8 @@ impl KvError {
     pub fn new(op: Op, bucket: &str, key: Option<&str>, cause: impl Into<Cause>) -> Self {
         Self {
             op,
-            bucket: Some(preview_key(bucket)),
-            key: key.map(preview_key),
+            bucket: Some(preview(bucket)),
+            key: key.map(preview),
             cause: Box::new(cause.into()),
         }
     }
@@ -159,10 +159,12 @@ impl KvError {
     }
 }
 
-fn preview_key(key: &str) -> String {
-    match key.char_indices().nth(KEY_PREVIEW_CHARS) {
-        Some((cut, _)) => format!("{}… ({} bytes)", &key[..cut], key.len()),
-        None => key.to_string(),
+/// `text` as a trace quotes a guest's key or cursor: at most 64 characters,
+/// then its length, so a huge input cannot make a huge message.
+pub fn preview(text: &str) -> String {
+    match text.char_indices().nth(KEY_PREVIEW_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+        None => text.to_string(),
     }
 }
 

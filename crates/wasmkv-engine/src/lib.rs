@@ -20,7 +20,7 @@ mod validate;
 pub use bucket::Bucket;
 pub use budget::{Charge, HostBudget};
 pub use engine::{DenialHint, Engine, EngineBuildError, EngineBuilder};
-pub use error::{Cause, KvError, Op};
+pub use error::{Cause, KvError, Op, preview};
 pub use grants::Grants;
 pub use limits::Limits;
 pub use wasmkv_backend::{

@@ -89,8 +89,7 @@ impl OutgoingValue {
     pub fn replace(&self, bytes: Vec<u8>) -> Result<(), ValueRefused> {
         let mut body = self.lock();
         body.state = BodyState::Open(Vec::new());
-        let held = body.charge.bytes();
-        body.charge.split_off(held);
+        body.charge.release();
         body.admit(0, bytes.len())?;
         body.state = BodyState::Open(bytes);
         Ok(())
@@ -133,10 +132,11 @@ impl Body {
                 max: self.max,
                 limit: "max_value_bytes",
             })
-        } else if let Err(Cause::TooMany { max, .. }) = self.charge.grow(more) {
+        } else if self.charge.grow(more).is_err() {
+            let budget = self.charge.budget();
             Some(ValueRefused {
-                attempted: self.charge.budget().used().saturating_add(more),
-                max,
+                attempted: budget.used().saturating_add(more),
+                max: budget.max(),
                 limit: "max_instance_bytes",
             })
         } else {
@@ -145,8 +145,7 @@ impl Body {
         match refused {
             Some(refused) => {
                 self.state = BodyState::Refused(refused);
-                let held = self.charge.bytes();
-                self.charge.split_off(held);
+                self.charge.release();
                 Err(refused)
             }
             None => Ok(()),

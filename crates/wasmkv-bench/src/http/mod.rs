@@ -82,23 +82,10 @@ fn build(repo: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     if !status.success() {
         bail!("building wasmkv failed");
     }
-    let status = Command::new(cargo())
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "bench-http",
-        ])
-        .current_dir(repo.join("guest"))
-        .status()?;
-    if !status.success() {
-        bail!("building guest/bench-http failed (rustup target add wasm32-wasip2?)");
-    }
+    let guests = crate::guest::build_packages(repo, &["bench-http"])?;
     Ok((
         repo.join("target/release/wasmkv"),
-        repo.join("guest/target/wasm32-wasip2/release/bench_http.wasm"),
+        guests.join("bench_http.wasm"),
     ))
 }
 

@@ -154,9 +154,7 @@ impl Sink {
             failed: None,
         }
     }
-}
 
-impl Sink {
     fn note<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
         if let Err(e) = &result {
             self.failed.get_or_insert(e.kind());

@@ -1,20 +1,12 @@
 //! `wasi:keyvalue/store@0.2.0-draft2`: buckets and single-key operations.
 
-use wasmkv_engine::{Bucket, Cause, KvError, Op};
+use wasmkv_engine::{Bucket, Cause, KvError, Op, preview};
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
 use super::ops;
 use super::{Draft2Result, reply};
 use crate::{WasmKv, cursors};
-
-/// A guest's cursor as an error quotes it: at most 64 characters.
-fn truncate(cursor: &str) -> String {
-    match cursor.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", &cursor[..end]),
-        None => cursor.to_string(),
-    }
-}
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> Draft2Result<Resource<Bucket>> {
@@ -75,7 +67,7 @@ impl store::HostBucket for WasmKv<'_> {
                         None,
                         Cause::InvalidValue(format!(
                             "cursor {:?} was not issued by this host for this bucket; start with none",
-                            truncate(sealed)
+                            preview(sealed)
                         )),
                     )));
                 }
