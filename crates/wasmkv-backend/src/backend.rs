@@ -24,6 +24,22 @@ pub trait Backend: Send + Sync + 'static {
     /// A short description for traces and logs, e.g. `sqlite:/data/kv.db`.
     fn describe(&self) -> String;
 
+    /// `namespace` as an [`ImmediateNamespace`], for stores that answer on
+    /// the calling thread without ever waiting (memory). The engine binds a
+    /// bucket to it once, when the bucket is opened, and then calls it
+    /// directly: no boxed future and no namespace lookup per operation.
+    /// Stores that do I/O keep the default, `None`.
+    fn immediate(&self, _namespace: &str) -> Option<Arc<dyn ImmediateNamespace>> {
+        None
+    }
+
+    /// Whether [`Backend::immediate`] offers every namespace and no other
+    /// operation of this store ever waits either: a host can then serve
+    /// the store from synchronous functions.
+    fn never_waits(&self) -> bool {
+        false
+    }
+
     /// The value stored under `key`, or `None` when absent.
     async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>>;
 
@@ -92,6 +108,33 @@ pub trait Backend: Send + Sync + 'static {
         cursor: Option<&str>,
         limit: usize,
     ) -> BackendResult<KeyPage>;
+}
+
+/// The single-key operations of one namespace of a store that never waits,
+/// with the same contract as the [`Backend`] methods of the same names.
+pub trait ImmediateNamespace: Send + Sync {
+    /// As [`Backend::get`].
+    fn get(&self, key: &str) -> BackendResult<Option<Bytes>>;
+
+    /// As [`Backend::set`].
+    fn set(&self, key: &str, value: Bytes) -> BackendResult<()>;
+
+    /// As [`Backend::delete`].
+    fn delete(&self, key: &str) -> BackendResult<()>;
+
+    /// As [`Backend::exists`].
+    fn exists(&self, key: &str) -> BackendResult<bool>;
+
+    /// As [`Backend::increment`].
+    fn increment(&self, key: &str, delta: i128, range: CounterRange) -> BackendResult<i128>;
+
+    /// As [`Backend::compare_and_swap`].
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> BackendResult<bool>;
 }
 
 /// A page of keys and where the next page starts.

@@ -25,7 +25,7 @@ pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use backend::{Backend, KeyPage, SharedBackend};
+pub use backend::{Backend, ImmediateNamespace, KeyPage, SharedBackend};
 pub use bytes::Bytes;
 pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};

@@ -7,7 +7,7 @@ use std::process::Command as Process;
 
 use anyhow::{Context, bail};
 use wasmkv_engine::Engine as KvEngine;
-use wasmkv_host::{WasmKv, WasmKvCtx, WasmKvView};
+use wasmkv_host::{LinkOptions, WasmKv, WasmKvCtx, WasmKvView};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -97,8 +97,9 @@ pub fn build_packages(repo: &Path, packages: &[&str]) -> anyhow::Result<PathBuf>
 
 impl Guests {
     /// Builds the guest workspace (release, wasm32-wasip2) and compiles the
-    /// two bench components.
-    pub fn build(repo: &Path) -> anyhow::Result<Self> {
+    /// two bench components. bench-draft runs only on `draft_engine`, and is
+    /// linked for it as `wasmkv run` links a component for its engine.
+    pub fn build(repo: &Path, draft_engine: &KvEngine) -> anyhow::Result<Self> {
         let dir = build_packages(repo, &["bench-seed", "bench-draft"])?;
         let engine = Engine::default();
         let load = |name: &str| {
@@ -111,6 +112,10 @@ impl Guests {
         let mut kv_linker = Linker::<KvHost>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut kv_linker)?;
         wasmkv_host::add_to_linker(&mut kv_linker)?;
+        let mut draft_linker = Linker::<KvHost>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut draft_linker)?;
+        let options = LinkOptions::default().engine(draft_engine);
+        wasmkv_host::add_to_linker_with(&mut draft_linker, options)?;
         let mut wt_linker = Linker::<WasmtimeHost>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut wt_linker)?;
         wasmtime_wasi_keyvalue::add_to_linker(&mut wt_linker, |h: &mut WasmtimeHost| {
@@ -118,7 +123,7 @@ impl Guests {
         })?;
         Ok(Self {
             seed_on_wasmkv: CommandPre::new(kv_linker.instantiate_pre(&seed)?)?,
-            draft_on_wasmkv: CommandPre::new(kv_linker.instantiate_pre(&draft)?)?,
+            draft_on_wasmkv: CommandPre::new(draft_linker.instantiate_pre(&draft)?)?,
             draft_on_wasmtime: CommandPre::new(wt_linker.instantiate_pre(&draft)?)?,
         })
     }

@@ -50,6 +50,13 @@ struct Args {
     /// Only these operations (repeatable), e.g. `--op set --op get-hit`.
     #[arg(long = "op", value_name = "OP")]
     ops: Vec<String>,
+    /// Only these systems (repeatable), e.g. `--system wasmkv-draft`: a
+    /// profiler then sees one host's calls and nothing else.
+    #[arg(long = "system", value_name = "NAME")]
+    systems: Vec<String>,
+    /// Only the workloads run by this many instances at once.
+    #[arg(long, value_name = "N")]
+    at_once: Option<usize>,
     /// Run the HTTP rows instead: `wasmkv serve` and a host wired as
     /// `wasmtime serve -S keyvalue`, serving guest/bench-http, driven by wrk.
     #[arg(long)]
@@ -110,7 +117,6 @@ struct Bench {
 impl Bench {
     async fn open(args: &Args) -> anyhow::Result<Self> {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let guests = Guests::build(&repo)?;
         let dir = tempfile::tempdir()?;
         let mut native: Vec<(&'static str, SharedBackend)> = vec![
             ("memory", native::shared(MemoryBackend::new())),
@@ -148,6 +154,8 @@ impl Bench {
                 .await?;
             with_engines.push((name, backend, engine));
         }
+        let memory = &with_engines.iter().find(|(n, _, _)| *n == "memory");
+        let guests = Guests::build(&repo, &memory.context("no memory store")?.2)?;
         let spin = native::shared(spin_style::SpinStyleSqlite::open(
             &dir.path().join("spin.db"),
         )?);
@@ -260,11 +268,19 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
-    let chosen = |w: &Workload| args.ops.is_empty() || args.ops.iter().any(|o| o == w.op);
+    let chosen = |w: &Workload| {
+        (args.ops.is_empty() || args.ops.iter().any(|o| o == w.op))
+            && args.at_once.is_none_or(|n| n == w.concurrency)
+    };
+    let systems: Vec<System> = bench
+        .systems()
+        .into_iter()
+        .filter(|s| args.systems.is_empty() || args.systems.iter().any(|n| n == s.name()))
+        .collect();
     for w in plan(args.quick).into_iter().filter(chosen) {
         // Calibrate (also the warm-up), then interleave the rows round by round.
         let mut active = Vec::new();
-        for system in bench.systems() {
+        for &system in &systems {
             let probe = if w.value_bytes >= 1 << 20 { 2 } else { 8 };
             match bench.measure(system, w, probe).await {
                 Ok(sample) => {

@@ -135,23 +135,19 @@ pub fn targets(rows: &[Row], bytes: usize) -> Vec<Target> {
             });
         }
     };
-    for op in ["get-hit", "set"] {
-        push(
-            format!("memory {op}: wasmkv (seed) time / wasmtime-wasi-keyvalue"),
-            get(rows, "wasmkv", "memory", op, bytes, 1),
-            get(rows, "wasmtime-wasi-keyvalue", "memory", op, bytes, 1),
-            1.5,
-            true,
-            false,
-        );
+    // The seed API needs three component calls per get where the draft
+    // needs one: its rows are reported in the tables, not targeted.
+    for op in ["get-hit", "set", "increment"] {
         push(
             format!("memory {op}: wasmkv (same draft guest) time / wasmtime-wasi-keyvalue"),
             get(rows, "wasmkv-draft", "memory", op, bytes, 1),
             get(rows, "wasmtime-wasi-keyvalue", "memory", op, bytes, 1),
-            1.5,
+            1.0,
             true,
             false,
         );
+    }
+    for op in ["get-hit", "set"] {
         push(
             format!("redis {op}: wasmkv time / native Rust"),
             get(rows, "wasmkv", "redis", op, bytes, 1),
@@ -311,7 +307,7 @@ mod tests {
     #[test]
     fn targets_compare_the_right_rows_in_the_right_direction() {
         let rows = vec![
-            row("wasmkv", "memory", "get-hit", 1, 1200.0),
+            row("wasmkv-draft", "memory", "get-hit", 1, 1200.0),
             row("wasmtime-wasi-keyvalue", "memory", "get-hit", 1, 1000.0),
             row("wasmkv", "sqlite", "set", 1, 1000.0),
             row("wasmkv", "sqlite", "set", 64, 50.0),
@@ -319,8 +315,8 @@ mod tests {
         ];
         let targets = targets(&rows, 100);
         let find = |needle: &str| targets.iter().find(|t| t.label.contains(needle)).unwrap();
-        let boundary = find("memory get-hit: wasmkv (seed)");
-        assert!((boundary.value - 1.2).abs() < 1e-9 && boundary.met());
+        let boundary = find("memory get-hit: wasmkv (same draft guest)");
+        assert!((boundary.value - 1.2).abs() < 1e-9 && !boundary.met());
         let spin = find("1 writer");
         assert!((spin.value - 5.0).abs() < 1e-9 && spin.met());
         let group = find("64 wasmkv");

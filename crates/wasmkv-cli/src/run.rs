@@ -1,6 +1,7 @@
 //! `wasmkv run`: wires config → engine → wasmtime and runs one component.
 
 use anyhow::bail;
+use wasmkv_host::LinkOptions;
 use wasmtime::component::{Linker, ResourceTableError};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::I32Exit;
@@ -49,7 +50,10 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
 
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmkv_host::add_to_linker_for(&mut linker, &component)?;
+    let options = LinkOptions::default()
+        .component(&engine, &component)
+        .engine(&kv_engine);
+    wasmkv_host::add_to_linker_with(&mut linker, options)?;
 
     let wasi = wasi_ctx(args)?;
     let mut store = Store::new(

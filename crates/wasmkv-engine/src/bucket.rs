@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use wasmkv_backend::{BackendError, Bytes, CounterRange, KeyPage, SharedBackend, counter};
+use wasmkv_backend::{
+    BackendError, Bytes, CounterRange, ImmediateNamespace, KeyPage, SharedBackend, counter,
+};
 
 use crate::budget::{Charge, HostBudget};
 
@@ -16,6 +18,9 @@ use crate::validate;
 pub struct Bucket {
     name: Arc<str>,
     backend: SharedBackend,
+    /// The namespace itself when the store never waits: single-key calls go
+    /// straight to it (see [`Bucket::never_waits`]).
+    immediate: Option<Arc<dyn ImmediateNamespace>>,
     limits: Limits,
 }
 
@@ -23,9 +28,17 @@ impl Bucket {
     pub(crate) fn new(name: &str, backend: SharedBackend, limits: Limits) -> Self {
         Self {
             name: name.into(),
+            immediate: backend.immediate(name),
             backend,
             limits,
         }
+    }
+
+    /// Whether this bucket's store answers without waiting (memory): its
+    /// single-key and counter futures are then ready the first time they
+    /// are polled, so a host may call them from a synchronous function.
+    pub fn never_waits(&self) -> bool {
+        self.immediate.is_some()
     }
 
     /// The bucket's name, as the guest opened it.
@@ -62,38 +75,42 @@ impl Bucket {
     /// The value under `key`, `None` when absent.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
         self.check_key(Op::Get, key)?;
-        self.backend
-            .get(&self.name, key)
-            .await
-            .map_err(|e| self.err(Op::Get, Some(key), e))
+        match &self.immediate {
+            Some(ns) => ns.get(key),
+            None => self.backend.get(&self.name, key).await,
+        }
+        .map_err(|e| self.err(Op::Get, Some(key), e))
     }
 
     /// Stores `value` under `key`.
     pub async fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
         self.check_key(Op::Set, key)?;
         self.check_value(Op::Set, key, &value)?;
-        self.backend
-            .set(&self.name, key, value)
-            .await
-            .map_err(|e| self.err(Op::Set, Some(key), e))
+        match &self.immediate {
+            Some(ns) => ns.set(key, value),
+            None => self.backend.set(&self.name, key, value).await,
+        }
+        .map_err(|e| self.err(Op::Set, Some(key), e))
     }
 
     /// Removes `key`; an absent key is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
         self.check_key(Op::Delete, key)?;
-        self.backend
-            .delete(&self.name, key)
-            .await
-            .map_err(|e| self.err(Op::Delete, Some(key), e))
+        match &self.immediate {
+            Some(ns) => ns.delete(key),
+            None => self.backend.delete(&self.name, key).await,
+        }
+        .map_err(|e| self.err(Op::Delete, Some(key), e))
     }
 
     /// Whether `key` holds a value.
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
         self.check_key(Op::Exists, key)?;
-        self.backend
-            .exists(&self.name, key)
-            .await
-            .map_err(|e| self.err(Op::Exists, Some(key), e))
+        match &self.immediate {
+            Some(ns) => ns.exists(key),
+            None => self.backend.exists(&self.name, key).await,
+        }
+        .map_err(|e| self.err(Op::Exists, Some(key), e))
     }
 
     /// Adds `delta` to the counter under `key` within `range`, returning the
@@ -105,10 +122,11 @@ impl Bucket {
         range: CounterRange,
     ) -> Result<i128, KvError> {
         self.check_key(Op::Increment, key)?;
-        self.backend
-            .increment(&self.name, key, delta, range)
-            .await
-            .map_err(|e| self.err(Op::Increment, Some(key), e))
+        match &self.immediate {
+            Some(ns) => ns.increment(key, delta, range),
+            None => self.backend.increment(&self.name, key, delta, range).await,
+        }
+        .map_err(|e| self.err(Op::Increment, Some(key), e))
     }
 
     /// [`Bucket::increment`] over `u64` counters (the seed world and
@@ -162,10 +180,15 @@ impl Bucket {
         let op = Op::CompareAndSwap;
         self.check_key(op, key)?;
         self.check_value(op, key, &new)?;
-        self.backend
-            .compare_and_swap(&self.name, key, expected, new)
-            .await
-            .map_err(|e| self.err(op, Some(key), e))
+        match &self.immediate {
+            Some(ns) => ns.compare_and_swap(key, expected, new),
+            None => {
+                self.backend
+                    .compare_and_swap(&self.name, key, expected, new)
+                    .await
+            }
+        }
+        .map_err(|e| self.err(op, Some(key), e))
     }
 
     /// The values of `keys`, in order, and their charge to `budget`.

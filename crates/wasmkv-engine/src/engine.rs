@@ -188,6 +188,13 @@ impl Engine {
         Ok(Bucket::new(name, backend, self.inner.limits))
     }
 
+    /// Whether every store of this engine answers without waiting (all are
+    /// memory): every bucket future is then ready when first polled, so a
+    /// host may serve this engine from synchronous functions.
+    pub fn never_waits(&self) -> bool {
+        self.inner.stores.values().all(|store| store.never_waits())
+    }
+
     /// The limits every bucket enforces.
     pub fn limits(&self) -> Limits {
         self.inner.limits

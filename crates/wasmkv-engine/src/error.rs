@@ -115,12 +115,18 @@ impl From<BackendError> for Cause {
 /// Its `Display` is the one-line trace the guest receives: operation,
 /// bucket, key (truncated) and cause.
 #[derive(Debug)]
-pub struct KvError {
+pub struct KvError(
+    // Boxed: errors travel in `Result`s on every hot path, where a
+    // pointer-sized error keeps the successful results small to move.
+    Box<Details>,
+);
+
+#[derive(Debug)]
+struct Details {
     op: Op,
     bucket: Option<String>,
     key: Option<String>,
-    // Boxed: errors travel in `Result`s on every hot path.
-    cause: Box<Cause>,
+    cause: Cause,
 }
 
 /// Keys longer than this are cut in traces so a 4 KiB key cannot flood a log.
@@ -129,33 +135,33 @@ const KEY_PREVIEW_CHARS: usize = 64;
 impl KvError {
     /// An error for `op` on `bucket` (and `key`, when there is one).
     pub fn new(op: Op, bucket: &str, key: Option<&str>, cause: impl Into<Cause>) -> Self {
-        Self {
+        Self(Box::new(Details {
             op,
             bucket: Some(preview(bucket)),
             key: key.map(preview),
-            cause: Box::new(cause.into()),
-        }
+            cause: cause.into(),
+        }))
     }
 
     /// An error for `op` on something not yet tied to a bucket, such as a
     /// value body being written.
     pub fn unbound(op: Op, cause: impl Into<Cause>) -> Self {
-        Self {
+        Self(Box::new(Details {
             op,
             bucket: None,
             key: None,
-            cause: Box::new(cause.into()),
-        }
+            cause: cause.into(),
+        }))
     }
 
     /// The operation that failed.
     pub fn op(&self) -> Op {
-        self.op
+        self.0.op
     }
 
     /// Why it failed.
     pub fn cause(&self) -> &Cause {
-        &self.cause
+        &self.0.cause
     }
 }
 
@@ -172,14 +178,20 @@ impl fmt::Display for KvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `{:?}` escapes newlines and quotes, so the trace stays one line
         // whatever the guest put in its names.
-        write!(f, "{}", self.op.name())?;
-        if let Some(bucket) = &self.bucket {
+        let Details {
+            op,
+            bucket,
+            key,
+            cause,
+        } = &*self.0;
+        write!(f, "{}", op.name())?;
+        if let Some(bucket) = bucket {
             write!(f, " bucket {bucket:?}")?;
         }
-        if let Some(key) = &self.key {
+        if let Some(key) = key {
             write!(f, " key {key:?}")?;
         }
-        let cause = self.cause.to_string().replace(['\n', '\r'], " ");
+        let cause = cause.to_string().replace(['\n', '\r'], " ");
         write!(f, ": {cause}")
     }
 }

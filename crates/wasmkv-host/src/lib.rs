@@ -68,6 +68,7 @@
 mod cursors;
 pub mod draft;
 pub mod draft2;
+mod immediate;
 mod link_errors;
 pub mod seed;
 mod value;
@@ -145,7 +146,7 @@ pub trait WasmKvView: Send {
 /// `0.2.0-draft2`'s `batch` is added in the spec's original shape; use
 /// [`add_to_linker_for`] to link components built for Spin too.
 pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    add_to_linker_with(linker, draft2::GetManyShape::default())
+    add_to_linker_with(linker, LinkOptions::default())
 }
 
 /// As [`add_to_linker`], with `0.2.0-draft2`'s `batch.get-many` in the
@@ -155,15 +156,43 @@ pub fn add_to_linker_for<T: WasmKvView + 'static>(
     linker: &mut Linker<T>,
     component: &Component,
 ) -> wasmtime::Result<()> {
-    let shape = draft2::GetManyShape::of(linker.engine(), component);
-    add_to_linker_with(linker, shape)
+    let options = LinkOptions::default().component(linker.engine(), component);
+    add_to_linker_with(linker, options)
 }
 
-fn add_to_linker_with<T: WasmKvView + 'static>(
-    linker: &mut Linker<T>,
+/// What [`add_to_linker_with`] links, beyond every version wasmkv serves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkOptions {
     shape: draft2::GetManyShape,
+    never_waits: bool,
+}
+
+impl LinkOptions {
+    /// `0.2.0-draft2`'s `batch.get-many` in the shape `component` imports
+    /// (the spec's or Spin's).
+    pub fn component(mut self, engine: &wasmtime::Engine, component: &Component) -> Self {
+        self.shape = draft2::GetManyShape::of(engine, component);
+        self
+    }
+
+    /// When every store of `engine` never waits (all memory), links the
+    /// drafts' single-key and counter functions as synchronous host
+    /// functions, as `wasmtime-wasi-keyvalue` links its in-memory map: no
+    /// boxed future and fiber hand-off per call. Every instance made with
+    /// this linker must then use `engine` (or another engine whose stores
+    /// never wait); a call whose store waits traps, naming the function.
+    pub fn engine(mut self, engine: &KvEngine) -> Self {
+        self.never_waits = engine.never_waits();
+        self
+    }
+}
+
+/// As [`add_to_linker`], as `options` say.
+pub fn add_to_linker_with<T: WasmKvView + 'static>(
+    linker: &mut Linker<T>,
+    options: LinkOptions,
 ) -> wasmtime::Result<()> {
     seed::add_to_linker(linker)?;
-    draft::add_to_linker(linker)?;
-    draft2::add_to_linker(linker, shape)
+    draft::add_to_linker_waiting(linker, !options.never_waits)?;
+    draft2::add_to_linker(linker, options.shape)
 }

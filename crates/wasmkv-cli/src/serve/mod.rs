@@ -10,6 +10,7 @@ mod server;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use wasmkv_host::LinkOptions;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
@@ -57,17 +58,20 @@ async fn prepare(
         ),
     }
 
+    let kv = setup.build_engine().await?;
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    wasmkv_host::add_to_linker_for(&mut linker, &component)?;
+    let options = LinkOptions::default()
+        .component(&engine, &component)
+        .engine(&kv);
+    wasmkv_host::add_to_linker_with(&mut linker, options)?;
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
     let pre = ProxyPre::new(pre)
         .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
 
-    let kv = setup.build_engine().await?;
     let handler = Arc::new(handler::Handler::new(
         pre,
         kv,

@@ -11,6 +11,7 @@ mod conformance;
 mod crash;
 mod guest_limits;
 mod host_memory;
+mod immediate_linking;
 mod large_values;
 mod processes;
 mod redis;

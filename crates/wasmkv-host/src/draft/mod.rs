@@ -8,6 +8,7 @@
 
 mod atomics;
 mod batch;
+mod immediate;
 mod store;
 
 use wasmkv_engine::KvError;
@@ -44,6 +45,18 @@ impl HasData for DraftKv {
 
 /// Adds `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft` to `linker`.
 pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    add_to_linker_waiting(linker, true)
+}
+
+/// As [`add_to_linker`]; `stores_wait: false` links `store` and `atomics`
+/// as synchronous functions, only for engines whose stores never wait.
+pub(crate) fn add_to_linker_waiting<T: WasmKvView + 'static>(
+    linker: &mut Linker<T>,
+    stores_wait: bool,
+) -> wasmtime::Result<()> {
+    if !stores_wait {
+        return immediate::add_to_linker(linker);
+    }
     kv::store::add_to_linker::<T, DraftKv>(linker, T::keyvalue)?;
     kv::atomics::add_to_linker::<T, DraftKv>(linker, T::keyvalue)?;
     kv::batch::add_to_linker::<T, DraftKv>(linker, T::keyvalue)?;

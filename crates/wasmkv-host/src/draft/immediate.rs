@@ -1,0 +1,127 @@
+//! `wasi:keyvalue/{store,atomics}@0.2.0-draft` as synchronous functions,
+//! for engines whose stores never wait (see `crate::immediate`). Each runs
+//! the async implementation in one poll and converts the generated types.
+
+use wasmkv_engine::Bucket;
+use wasmtime::component::{HasData, Linker, Resource};
+
+use super::kv::{atomics as async_atomics, store as async_store};
+use crate::immediate::now;
+use crate::{WasmKv, WasmKvView};
+
+/// Code generated from `wit/draft`'s `store` and `atomics`, without
+/// `async` (`batch` stays async).
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/draft",
+        inline: "
+            package wasmkv:immediate;
+            world draft {
+                import wasi:keyvalue/store@0.2.0-draft;
+                import wasi:keyvalue/atomics@0.2.0-draft;
+            }
+        ",
+        world: "wasmkv:immediate/draft",
+        imports: { default: trappable },
+        with: {
+            "wasi:keyvalue/store@0.2.0-draft.bucket": wasmkv_engine::Bucket,
+        },
+    });
+}
+
+use bindings::wasi::keyvalue::{atomics, store};
+
+type SyncResult<T> = wasmtime::Result<Result<T, store::Error>>;
+
+/// The async bindings' result in these bindings' types.
+fn synced<T>(result: super::DraftResult<T>) -> SyncResult<T> {
+    result.map(|r| r.map_err(Into::into))
+}
+
+impl From<async_store::Error> for store::Error {
+    fn from(e: async_store::Error) -> Self {
+        match e {
+            async_store::Error::NoSuchStore => Self::NoSuchStore,
+            async_store::Error::AccessDenied => Self::AccessDenied,
+            async_store::Error::Other(trace) => Self::Other(trace),
+        }
+    }
+}
+
+struct ImmediateDraftKv;
+
+impl HasData for ImmediateDraftKv {
+    type Data<'a> = WasmKv<'a>;
+}
+
+/// Adds the draft with synchronous `store` and `atomics`.
+pub(super) fn add_to_linker<T: WasmKvView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<T, ImmediateDraftKv>(linker, T::keyvalue)?;
+    atomics::add_to_linker::<T, ImmediateDraftKv>(linker, T::keyvalue)?;
+    super::kv::batch::add_to_linker::<T, super::DraftKv>(linker, T::keyvalue)
+}
+
+impl store::Host for WasmKv<'_> {
+    /// Every operation starts from an open bucket, so a bucket whose store
+    /// waits is refused here, before anything reaches that store.
+    fn open(&mut self, identifier: String) -> SyncResult<Resource<Bucket>> {
+        let opened = now("store.open", async_store::Host::open(self, identifier))?;
+        if let Ok(bucket) = &opened {
+            let bucket = self.table.get(bucket)?;
+            if !bucket.never_waits() {
+                return Err(crate::immediate::waits("store.open", bucket.name()));
+            }
+        }
+        synced(Ok(opened))
+    }
+}
+
+impl store::HostBucket for WasmKv<'_> {
+    fn get(&mut self, bucket: Resource<Bucket>, key: String) -> SyncResult<Option<Vec<u8>>> {
+        let call = async_store::HostBucket::get(self, bucket, key);
+        synced(now("bucket.get", call))
+    }
+
+    fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> SyncResult<()> {
+        let call = async_store::HostBucket::set(self, bucket, key, value);
+        synced(now("bucket.set", call))
+    }
+
+    fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> SyncResult<()> {
+        let call = async_store::HostBucket::delete(self, bucket, key);
+        synced(now("bucket.delete", call))
+    }
+
+    fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> SyncResult<bool> {
+        let call = async_store::HostBucket::exists(self, bucket, key);
+        synced(now("bucket.exists", call))
+    }
+
+    fn list_keys(
+        &mut self,
+        bucket: Resource<Bucket>,
+        cursor: Option<u64>,
+    ) -> SyncResult<store::KeyResponse> {
+        let call = async_store::HostBucket::list_keys(self, bucket, cursor);
+        synced(now("bucket.list-keys", call)).map(|r| {
+            r.map(|page| store::KeyResponse {
+                keys: page.keys,
+                cursor: page.cursor,
+            })
+        })
+    }
+
+    fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        now("bucket.drop", async_store::HostBucket::drop(self, bucket))
+    }
+}
+
+impl atomics::Host for WasmKv<'_> {
+    fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> SyncResult<u64> {
+        let call = async_atomics::Host::increment(self, bucket, key, delta);
+        synced(now("atomics.increment", call))
+    }
+}
