@@ -18,8 +18,8 @@ use crate::validate;
 pub struct Bucket {
     name: Arc<str>,
     backend: SharedBackend,
-    /// The namespace itself when the store never waits: single-key calls go
-    /// straight to it (see [`Bucket::never_waits`]).
+    /// The namespace itself when the store offers it: single-key calls go
+    /// straight to it, without a boxed future.
     immediate: Option<Arc<dyn ImmediateNamespace>>,
     limits: Limits,
 }
@@ -34,11 +34,12 @@ impl Bucket {
         }
     }
 
-    /// Whether this bucket's store answers without waiting (memory): its
-    /// single-key and counter futures are then ready the first time they
-    /// are polled, so a host may call them from a synchronous function.
+    /// Whether this bucket's store never waits (memory): every future of
+    /// this bucket is then ready the first time it is polled, so a host may
+    /// call them from a synchronous function. The same test as
+    /// [`Engine::never_waits`](crate::Engine::never_waits), for one store.
     pub fn never_waits(&self) -> bool {
-        self.immediate.is_some()
+        self.backend.never_waits()
     }
 
     /// The bucket's name, as the guest opened it.

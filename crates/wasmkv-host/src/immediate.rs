@@ -23,15 +23,18 @@ pub(crate) fn now<T>(
 ) -> wasmtime::Result<T> {
     match pin!(call).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(result) => result,
-        Poll::Pending => Err(waits(function, "?")),
+        Poll::Pending => Err(waits(function, None)),
     }
 }
 
 /// The trap for a linker made for stores that never wait, used with an
 /// engine whose store does.
-pub(crate) fn waits(function: &str, bucket: &str) -> wasmtime::Error {
+pub(crate) fn waits(function: &str, bucket: Option<&str>) -> wasmtime::Error {
+    let bucket = bucket
+        .map(|b| format!(" (bucket {b:?})"))
+        .unwrap_or_default();
     wasmtime::format_err!(
-        "wasmkv: {function} (bucket {bucket:?}) was linked for stores that never wait, \
+        "wasmkv: {function}{bucket} was linked for stores that never wait, \
          but this bucket's store does I/O; link with wasmkv_host::add_to_linker, or make \
          the linker's LinkOptions from the engine the instances use"
     )

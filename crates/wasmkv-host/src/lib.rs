@@ -193,6 +193,6 @@ pub fn add_to_linker_with<T: WasmKvView + 'static>(
     options: LinkOptions,
 ) -> wasmtime::Result<()> {
     seed::add_to_linker(linker)?;
-    draft::add_to_linker_waiting(linker, !options.never_waits)?;
+    draft::add_to_linker_for_stores(linker, options.never_waits)?;
     draft2::add_to_linker(linker, options.shape)
 }

@@ -5,6 +5,7 @@
 use wasmkv_engine::Bucket;
 use wasmtime::component::{HasData, Linker, Resource};
 
+use super::delegated as synced;
 use super::kv::{atomics as async_atomics, store as async_store};
 use crate::immediate::now;
 use crate::{WasmKv, WasmKvView};
@@ -34,20 +35,7 @@ use bindings::wasi::keyvalue::{atomics, store};
 
 type SyncResult<T> = wasmtime::Result<Result<T, store::Error>>;
 
-/// The async bindings' result in these bindings' types.
-fn synced<T>(result: super::DraftResult<T>) -> SyncResult<T> {
-    result.map(|r| r.map_err(Into::into))
-}
-
-impl From<async_store::Error> for store::Error {
-    fn from(e: async_store::Error) -> Self {
-        match e {
-            async_store::Error::NoSuchStore => Self::NoSuchStore,
-            async_store::Error::AccessDenied => Self::AccessDenied,
-            async_store::Error::Other(trace) => Self::Other(trace),
-        }
-    }
-}
+super::same_error_cases!(async_store::Error => store::Error);
 
 struct ImmediateDraftKv;
 
@@ -72,7 +60,7 @@ impl store::Host for WasmKv<'_> {
         if let Ok(bucket) = &opened {
             let bucket = self.table.get(bucket)?;
             if !bucket.never_waits() {
-                return Err(crate::immediate::waits("store.open", bucket.name()));
+                return Err(crate::immediate::waits("store.open", Some(bucket.name())));
             }
         }
         synced(Ok(opened))

@@ -45,16 +45,16 @@ impl HasData for DraftKv {
 
 /// Adds `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft` to `linker`.
 pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    add_to_linker_waiting(linker, true)
+    add_to_linker_for_stores(linker, false)
 }
 
-/// As [`add_to_linker`]; `stores_wait: false` links `store` and `atomics`
-/// as synchronous functions, only for engines whose stores never wait.
-pub(crate) fn add_to_linker_waiting<T: WasmKvView + 'static>(
+/// As [`add_to_linker`]; `never_waits` links `store` and `atomics` as
+/// synchronous functions, only for engines whose stores never wait.
+pub(crate) fn add_to_linker_for_stores<T: WasmKvView + 'static>(
     linker: &mut Linker<T>,
-    stores_wait: bool,
+    never_waits: bool,
 ) -> wasmtime::Result<()> {
-    if !stores_wait {
+    if never_waits {
         return immediate::add_to_linker(linker);
     }
     kv::store::add_to_linker::<T, DraftKv>(linker, T::keyvalue)?;
@@ -63,19 +63,31 @@ pub(crate) fn add_to_linker_waiting<T: WasmKvView + 'static>(
     Ok(())
 }
 
-/// The two drafts' `error` variants are the same three cases.
-impl From<Draft2Error> for kv::store::Error {
-    fn from(e: Draft2Error) -> Self {
-        match e {
-            Draft2Error::NoSuchStore => Self::NoSuchStore,
-            Draft2Error::AccessDenied => Self::AccessDenied,
-            Draft2Error::Other(trace) => Self::Other(trace),
+/// Every generated `error` of the drafts (draft2's, the draft's, the
+/// draft's synchronous bindings') is the same three cases: converts one
+/// into another.
+macro_rules! same_error_cases {
+    ($($from:ident)::+ => $to:ty) => {
+        impl From<$($from)::+> for $to {
+            fn from(e: $($from)::+) -> Self {
+                match e {
+                    $($from)::+::NoSuchStore => Self::NoSuchStore,
+                    $($from)::+::AccessDenied => Self::AccessDenied,
+                    $($from)::+::Other(trace) => Self::Other(trace),
+                }
+            }
         }
-    }
+    };
 }
+use same_error_cases;
 
-/// A draft2 result as the draft's.
-fn delegated<T>(result: crate::draft2::Draft2Result<T>) -> DraftResult<T> {
+same_error_cases!(Draft2Error => kv::store::Error);
+
+/// A result of one set of draft bindings as another's (draft2's as the
+/// draft's, the draft's as its synchronous bindings').
+fn delegated<T, E: Into<F>, F>(
+    result: wasmtime::Result<Result<T, E>>,
+) -> wasmtime::Result<Result<T, F>> {
     result.map(|r| r.map_err(Into::into))
 }
 
