@@ -116,6 +116,12 @@ pub trait ImmediateNamespace: Send + Sync {
     /// As [`Backend::get`].
     fn get(&self, key: &str) -> BackendResult<Option<Bytes>>;
 
+    /// As [`Backend::get`], as the caller's own bytes: a guest's list is
+    /// one copy of the stored value, not a copy of a shared handle's.
+    fn get_vec(&self, key: &str) -> BackendResult<Option<Vec<u8>>> {
+        Ok(self.get(key)?.map(Vec::from))
+    }
+
     /// As [`Backend::set`].
     fn set(&self, key: &str, value: Bytes) -> BackendResult<()>;
 

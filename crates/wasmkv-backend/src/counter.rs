@@ -113,16 +113,28 @@ pub fn next_value(
     delta: i128,
     range: CounterRange,
 ) -> Result<i128, CounterError> {
+    let current = current.map(stored_counter).transpose()?;
+    next_after(current, delta, range)
+}
+
+/// The counter the stored bytes hold, or why they are not one.
+pub fn stored_counter(bytes: &[u8]) -> Result<i128, CounterError> {
+    parse_canonical(bytes).ok_or_else(|| CounterError::NotCanonical(preview(bytes)))
+}
+
+/// [`next_value`] for a store that keeps counters as numbers: `current` is
+/// the stored counter (`None` when absent), which must lie in `range`.
+pub fn next_after(
+    current: Option<i128>,
+    delta: i128,
+    range: CounterRange,
+) -> Result<i128, CounterError> {
     let current = match current {
         None => 0,
-        Some(bytes) => {
-            let value =
-                parse_canonical(bytes).ok_or_else(|| CounterError::NotCanonical(preview(bytes)))?;
-            if !range.contains(value) {
-                return Err(CounterError::StoredOutOfRange { value, range });
-            }
-            value
+        Some(value) if !range.contains(value) => {
+            return Err(CounterError::StoredOutOfRange { value, range });
         }
+        Some(value) => value,
     };
     match current.checked_add(delta) {
         Some(next) if range.contains(next) => Ok(next),

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use foldhash::quality::RandomState;
+use foldhash::fast::RandomState;
 
 use crate::backend::{Backend, ImmediateNamespace, KeyPage, SharedBackend};
 use crate::counter::{self, CounterRange};
@@ -72,25 +72,69 @@ struct MemoryNamespace {
 /// keys that collide.
 #[derive(Default)]
 struct Keys {
-    values: HashMap<Arc<str>, Bytes, RandomState>,
+    values: HashMap<Arc<str>, Stored, RandomState>,
     order: BTreeSet<Arc<str>>,
 }
 
+/// A stored value. A counter stays a number between increments, so an
+/// increment parses, formats and allocates nothing; read, it is its
+/// canonical decimal, the same bytes every other store holds.
+enum Stored {
+    Bytes(Bytes),
+    Counter(i64),
+}
+
+impl Stored {
+    fn counter(value: i128) -> Self {
+        match i64::try_from(value) {
+            Ok(small) => Stored::Counter(small),
+            Err(_) => Stored::Bytes(Bytes::from(counter::encode(value))),
+        }
+    }
+
+    /// The value as shared bytes: no copy of stored bytes.
+    fn to_bytes(&self) -> Bytes {
+        match self {
+            Stored::Bytes(bytes) => bytes.clone(),
+            Stored::Counter(n) => Bytes::from(n.to_string()),
+        }
+    }
+
+    /// The counter this value holds, for an increment.
+    fn as_counter(&self) -> Result<i128, counter::CounterError> {
+        match self {
+            Stored::Bytes(bytes) => counter::stored_counter(bytes),
+            Stored::Counter(n) => Ok(i128::from(*n)),
+        }
+    }
+
+    /// Whether the value reads as exactly `expected`.
+    fn reads_as(&self, expected: &[u8]) -> bool {
+        match self {
+            Stored::Bytes(bytes) => bytes[..] == *expected,
+            Stored::Counter(n) => counter::parse_canonical(expected) == Some(i128::from(*n)),
+        }
+    }
+}
+
 impl Keys {
-    fn get(&self, key: &str) -> Option<&Bytes> {
+    #[inline]
+    fn get(&self, key: &str) -> Option<&Stored> {
         self.values.get(key)
     }
 
     /// Overwrites (the common case) allocate nothing.
-    fn put(&mut self, key: &str, value: Bytes) {
+    fn put(&mut self, key: &str, value: Stored) {
         match self.values.get_mut(key) {
             Some(slot) => *slot = value,
-            None => {
-                let key: Arc<str> = Arc::from(key);
-                self.order.insert(key.clone());
-                self.values.insert(key, value);
-            }
+            None => self.insert_new(key, value),
         }
+    }
+
+    fn insert_new(&mut self, key: &str, value: Stored) {
+        let key: Arc<str> = Arc::from(key);
+        self.order.insert(key.clone());
+        self.values.insert(key, value);
     }
 
     fn remove(&mut self, key: &str) {
@@ -113,19 +157,10 @@ impl Keys {
     }
 }
 
-/// Values up to this size are copied out under the lock: a caller that wants
-/// its own bytes (a guest's list) then takes them without a copy, and no
-/// reference count is touched. Larger ones are shared, so the lock is never
-/// held for a long copy.
-const COPY_OUT_BYTES: usize = 4096;
-
-fn handed_out(value: &Bytes) -> Bytes {
-    if value.len() <= COPY_OUT_BYTES {
-        Bytes::from(value.to_vec())
-    } else {
-        value.clone()
-    }
-}
+/// Values up to this size are copied out under the lock; larger ones are
+/// shared, and copied (if at all) after it, so the lock is never held for a
+/// long copy.
+const COPY_UNDER_LOCK_BYTES: usize = 4096;
 
 impl MemoryNamespace {
     fn lock(&self) -> MutexGuard<'_, Keys> {
@@ -138,12 +173,31 @@ impl MemoryNamespace {
 }
 
 impl ImmediateNamespace for MemoryNamespace {
+    /// Values up to [`COPY_UNDER_LOCK_BYTES`] are copied, so the stored
+    /// value's handle is never shared and no reference count is touched;
+    /// larger ones are shared, not copied under the lock.
     fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        Ok(self.lock().get(key).map(handed_out))
+        Ok(self.lock().get(key).map(|stored| match stored {
+            Stored::Bytes(bytes) if bytes.len() <= COPY_UNDER_LOCK_BYTES => {
+                Bytes::copy_from_slice(bytes)
+            }
+            stored => stored.to_bytes(),
+        }))
+    }
+
+    fn get_vec(&self, key: &str) -> BackendResult<Option<Vec<u8>>> {
+        let shared = match self.lock().get(key) {
+            None => return Ok(None),
+            Some(Stored::Bytes(bytes)) if bytes.len() <= COPY_UNDER_LOCK_BYTES => {
+                return Ok(Some(bytes.to_vec()));
+            }
+            Some(stored) => stored.to_bytes(),
+        };
+        Ok(Some(shared.to_vec()))
     }
 
     fn set(&self, key: &str, value: Bytes) -> BackendResult<()> {
-        self.lock().put(key, value);
+        self.lock().put(key, Stored::Bytes(value));
         Ok(())
     }
 
@@ -156,11 +210,21 @@ impl ImmediateNamespace for MemoryNamespace {
         Ok(self.lock().get(key).is_some())
     }
 
+    /// One lookup: the counter is updated in its slot.
     fn increment(&self, key: &str, delta: i128, range: CounterRange) -> BackendResult<i128> {
         let mut keys = self.lock();
-        let next = counter::next_value(keys.get(key).map(|v| &v[..]), delta, range)?;
-        keys.put(key, Bytes::from(counter::encode(next)));
-        Ok(next)
+        match keys.values.get_mut(key) {
+            Some(slot) => {
+                let next = counter::next_after(Some(slot.as_counter()?), delta, range)?;
+                *slot = Stored::counter(next);
+                Ok(next)
+            }
+            None => {
+                let next = counter::next_after(None, delta, range)?;
+                keys.insert_new(key, Stored::counter(next));
+                Ok(next)
+            }
+        }
     }
 
     fn compare_and_swap(
@@ -170,11 +234,15 @@ impl ImmediateNamespace for MemoryNamespace {
         new: Bytes,
     ) -> BackendResult<bool> {
         let mut keys = self.lock();
-        if keys.get(key).map(|v| &v[..]) != expected {
-            return Ok(false);
+        let matches = match (keys.get(key), expected) {
+            (None, None) => true,
+            (Some(stored), Some(expected)) => stored.reads_as(expected),
+            _ => false,
+        };
+        if matches {
+            keys.put(key, Stored::Bytes(new));
         }
-        keys.put(key, new);
-        Ok(true)
+        Ok(matches)
     }
 }
 
@@ -276,7 +344,10 @@ impl Backend for MemoryBackend {
             return Ok(vec![None; keys.len()]);
         };
         let data = ns.lock();
-        let values: Vec<Option<Bytes>> = keys.iter().map(|k| data.get(k).cloned()).collect();
+        let values: Vec<Option<Bytes>> = keys
+            .iter()
+            .map(|k| data.get(k).map(Stored::to_bytes))
+            .collect();
         // Shared bytes, not copies: the sizes can be summed after the lookup.
         crate::check_total(values.iter().flatten().map(Bytes::len), max_total)?;
         Ok(values)
@@ -286,7 +357,7 @@ impl Backend for MemoryBackend {
         let ns = self.namespace(namespace);
         let mut data = ns.lock();
         for (key, value) in items {
-            data.put(&key, value);
+            data.put(&key, Stored::Bytes(value));
         }
         Ok(())
     }
@@ -325,5 +396,51 @@ impl Backend for MemoryBackend {
             .existing(namespace)
             .map(|ns| ns.lock().page(cursor, limit))
             .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(ns: &MemoryNamespace, key: &str) -> Option<Vec<u8>> {
+        let shared = ns.get(key).unwrap().map(|v| v.to_vec());
+        assert_eq!(ns.get_vec(key).unwrap(), shared, "get and get_vec agree");
+        shared
+    }
+
+    #[test]
+    fn a_counter_kept_as_a_number_reads_and_compares_as_its_decimal() {
+        let ns = MemoryNamespace::default();
+        assert_eq!(ns.increment("c", -5, CounterRange::I64).unwrap(), -5);
+        assert_eq!(read(&ns, "c"), Some(b"-5".to_vec()));
+        let swap = |expected: &[u8], new: &'static [u8]| {
+            ns.compare_and_swap("c", Some(expected), Bytes::from_static(new))
+                .unwrap()
+        };
+        assert!(!swap(b"-05", b"x"), "only the canonical bytes match");
+        assert!(swap(b"-5", b"7"));
+        assert_eq!(ns.increment("c", 1, CounterRange::U64).unwrap(), 8);
+        assert_eq!(read(&ns, "c"), Some(b"8".to_vec()));
+    }
+
+    #[test]
+    fn counters_beyond_i64_stay_exact() {
+        let ns = MemoryNamespace::default();
+        ns.set("big", Bytes::from_static(b"18446744073709551614"))
+            .unwrap();
+        let max = i128::from(u64::MAX);
+        assert_eq!(ns.increment("big", 1, CounterRange::U64).unwrap(), max);
+        assert_eq!(read(&ns, "big"), Some(max.to_string().into_bytes()));
+        let refused = ns.increment("big", 0, CounterRange::I64).unwrap_err();
+        assert!(refused.to_string().contains("outside"), "{refused}");
+    }
+
+    #[test]
+    fn values_past_the_copy_threshold_come_back_whole() {
+        let ns = MemoryNamespace::default();
+        let big: Vec<u8> = (0..COPY_UNDER_LOCK_BYTES * 3).map(|i| i as u8).collect();
+        ns.set("big", Bytes::from(big.clone())).unwrap();
+        assert_eq!(read(&ns, "big"), Some(big));
     }
 }

@@ -1,7 +1,9 @@
+use std::future::Future;
 use std::sync::Arc;
 
 use wasmkv_backend::{
-    BackendError, Bytes, CounterRange, ImmediateNamespace, KeyPage, SharedBackend, counter,
+    BackendError, BackendResult, Bytes, CounterRange, ImmediateNamespace, KeyPage, SharedBackend,
+    counter,
 };
 
 use crate::budget::{Charge, HostBudget};
@@ -73,45 +75,85 @@ impl Bucket {
         validate::value_len(value.len(), &self.limits).map_err(|c| self.err(op, Some(key), c))
     }
 
+    /// The single-key operations without a future, when this bucket's store
+    /// answers at once (memory); `None` when it waits. Same checks, same
+    /// errors as the async methods, which use it themselves.
+    pub fn immediate(&self) -> Option<ImmediateBucket<'_>> {
+        self.immediate
+            .as_deref()
+            .map(|ns| ImmediateBucket { bucket: self, ns })
+    }
+
+    /// Awaits the backend's `call`; a failure names `op`, bucket and key.
+    async fn on_backend<T>(
+        &self,
+        op: Op,
+        key: &str,
+        call: impl Future<Output = BackendResult<T>>,
+    ) -> Result<T, KvError> {
+        call.await.map_err(|e| self.err(op, Some(key), e))
+    }
+
+    /// The checks of a single-key operation, before any store sees it.
+    fn check_single(&self, op: Op, key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
+        self.check_key(op, key)?;
+        value.map_or(Ok(()), |v| self.check_value(op, key, v))
+    }
+
     /// The value under `key`, `None` when absent.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
-        self.check_key(Op::Get, key)?;
-        match &self.immediate {
-            Some(ns) => ns.get(key),
-            None => self.backend.get(&self.name, key).await,
+        match self.immediate() {
+            Some(now) => now.get(key),
+            None => {
+                self.check_single(Op::Get, key, None)?;
+                self.on_backend(Op::Get, key, self.backend.get(&self.name, key))
+                    .await
+            }
         }
-        .map_err(|e| self.err(Op::Get, Some(key), e))
+    }
+
+    /// [`Bucket::get`] as the caller's own bytes, for a guest's `list<u8>`.
+    pub async fn get_vec(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        match self.immediate() {
+            Some(now) => now.get_vec(key),
+            None => Ok(self.get(key).await?.map(Vec::from)),
+        }
     }
 
     /// Stores `value` under `key`.
     pub async fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
-        self.check_key(Op::Set, key)?;
-        self.check_value(Op::Set, key, &value)?;
-        match &self.immediate {
-            Some(ns) => ns.set(key, value),
-            None => self.backend.set(&self.name, key, value).await,
+        match self.immediate() {
+            Some(now) => now.set(key, value),
+            None => {
+                self.check_single(Op::Set, key, Some(&value))?;
+                let call = self.backend.set(&self.name, key, value);
+                self.on_backend(Op::Set, key, call).await
+            }
         }
-        .map_err(|e| self.err(Op::Set, Some(key), e))
     }
 
     /// Removes `key`; an absent key is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.check_key(Op::Delete, key)?;
-        match &self.immediate {
-            Some(ns) => ns.delete(key),
-            None => self.backend.delete(&self.name, key).await,
+        match self.immediate() {
+            Some(now) => now.delete(key),
+            None => {
+                self.check_single(Op::Delete, key, None)?;
+                self.on_backend(Op::Delete, key, self.backend.delete(&self.name, key))
+                    .await
+            }
         }
-        .map_err(|e| self.err(Op::Delete, Some(key), e))
     }
 
     /// Whether `key` holds a value.
     pub async fn exists(&self, key: &str) -> Result<bool, KvError> {
-        self.check_key(Op::Exists, key)?;
-        match &self.immediate {
-            Some(ns) => ns.exists(key),
-            None => self.backend.exists(&self.name, key).await,
+        match self.immediate() {
+            Some(now) => now.exists(key),
+            None => {
+                self.check_single(Op::Exists, key, None)?;
+                self.on_backend(Op::Exists, key, self.backend.exists(&self.name, key))
+                    .await
+            }
         }
-        .map_err(|e| self.err(Op::Exists, Some(key), e))
     }
 
     /// Adds `delta` to the counter under `key` within `range`, returning the
@@ -122,12 +164,18 @@ impl Bucket {
         delta: i128,
         range: CounterRange,
     ) -> Result<i128, KvError> {
-        self.check_key(Op::Increment, key)?;
-        match &self.immediate {
-            Some(ns) => ns.increment(key, delta, range),
-            None => self.backend.increment(&self.name, key, delta, range).await,
+        match self.immediate() {
+            Some(now) => now.increment(key, delta, range),
+            None => {
+                self.check_single(Op::Increment, key, None)?;
+                self.on_backend(
+                    Op::Increment,
+                    key,
+                    self.backend.increment(&self.name, key, delta, range),
+                )
+                .await
+            }
         }
-        .map_err(|e| self.err(Op::Increment, Some(key), e))
     }
 
     /// [`Bucket::increment`] over `u64` counters (the seed world and
@@ -135,26 +183,33 @@ impl Bucket {
     pub async fn increment_u64(&self, key: &str, delta: u64) -> Result<u64, KvError> {
         let range = CounterRange::U64;
         let next = self.increment(key, delta.into(), range).await?;
-        u64::try_from(next).map_err(|_| self.outside(key, next, range))
+        self.narrow(key, next, range)
     }
 
     /// [`Bucket::increment`] over `i64` counters (`0.2.0-draft2`), typed.
     pub async fn increment_i64(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let range = CounterRange::I64;
         let next = self.increment(key, delta.into(), range).await?;
-        i64::try_from(next).map_err(|_| self.outside(key, next, range))
+        self.narrow(key, next, range)
     }
 
-    /// A store that broke the range contract: an error, never a clamped or
-    /// zeroed counter.
-    fn outside(&self, key: &str, value: i128, range: CounterRange) -> KvError {
-        self.err(
-            Op::Increment,
-            Some(key),
-            Cause::InvalidValue(format!(
-                "the store returned {value}, outside this API's counter range {range}"
-            )),
-        )
+    /// A counter in the API's type. Out of `range` only when a store broke
+    /// the range contract: an error, never a clamped or zeroed counter.
+    fn narrow<N: TryFrom<i128>>(
+        &self,
+        key: &str,
+        value: i128,
+        range: CounterRange,
+    ) -> Result<N, KvError> {
+        N::try_from(value).map_err(|_| {
+            self.err(
+                Op::Increment,
+                Some(key),
+                Cause::InvalidValue(format!(
+                    "the store returned {value}, outside this API's counter range {range}"
+                )),
+            )
+        })
     }
 
     /// The counter compare-and-swap of the seed world: swaps iff the stored
@@ -178,18 +233,17 @@ impl Bucket {
         expected: Option<&[u8]>,
         new: Bytes,
     ) -> Result<bool, KvError> {
-        let op = Op::CompareAndSwap;
-        self.check_key(op, key)?;
-        self.check_value(op, key, &new)?;
-        match &self.immediate {
-            Some(ns) => ns.compare_and_swap(key, expected, new),
+        match self.immediate() {
+            Some(now) => now.compare_and_swap(key, expected, new),
             None => {
-                self.backend
-                    .compare_and_swap(&self.name, key, expected, new)
-                    .await
+                let op = Op::CompareAndSwap;
+                self.check_single(op, key, Some(&new))?;
+                let call = self
+                    .backend
+                    .compare_and_swap(&self.name, key, expected, new);
+                self.on_backend(op, key, call).await
             }
         }
-        .map_err(|e| self.err(op, Some(key), e))
     }
 
     /// The values of `keys`, in order, and their charge to `budget`.
@@ -309,5 +363,86 @@ impl Bucket {
                 None => return Ok(keys),
             }
         }
+    }
+}
+
+/// A [`Bucket`] whose store answers at once: its single-key operations as
+/// plain calls, for host functions that are not `async`.
+pub struct ImmediateBucket<'a> {
+    bucket: &'a Bucket,
+    ns: &'a dyn ImmediateNamespace,
+}
+
+impl ImmediateBucket<'_> {
+    /// Runs `call` on the namespace; a failure names `op`, bucket and key.
+    fn run<T>(
+        &self,
+        op: Op,
+        key: &str,
+        call: impl FnOnce(&dyn ImmediateNamespace) -> BackendResult<T>,
+    ) -> Result<T, KvError> {
+        call(self.ns).map_err(|e| self.bucket.err(op, Some(key), e))
+    }
+
+    /// As [`Bucket::get`].
+    pub fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
+        self.bucket.check_single(Op::Get, key, None)?;
+        self.run(Op::Get, key, |ns| ns.get(key))
+    }
+
+    /// As [`Bucket::get_vec`].
+    pub fn get_vec(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.bucket.check_single(Op::Get, key, None)?;
+        self.run(Op::Get, key, |ns| ns.get_vec(key))
+    }
+
+    /// As [`Bucket::set`].
+    pub fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
+        self.bucket.check_single(Op::Set, key, Some(&value))?;
+        self.run(Op::Set, key, |ns| ns.set(key, value))
+    }
+
+    /// As [`Bucket::delete`].
+    pub fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.bucket.check_single(Op::Delete, key, None)?;
+        self.run(Op::Delete, key, |ns| ns.delete(key))
+    }
+
+    /// As [`Bucket::exists`].
+    pub fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.bucket.check_single(Op::Exists, key, None)?;
+        self.run(Op::Exists, key, |ns| ns.exists(key))
+    }
+
+    /// As [`Bucket::increment`].
+    pub fn increment(&self, key: &str, delta: i128, range: CounterRange) -> Result<i128, KvError> {
+        self.bucket.check_single(Op::Increment, key, None)?;
+        self.run(Op::Increment, key, |ns| ns.increment(key, delta, range))
+    }
+
+    /// As [`Bucket::increment_u64`].
+    pub fn increment_u64(&self, key: &str, delta: u64) -> Result<u64, KvError> {
+        let range = CounterRange::U64;
+        let next = self.increment(key, delta.into(), range)?;
+        self.bucket.narrow(key, next, range)
+    }
+
+    /// As [`Bucket::increment_i64`].
+    pub fn increment_i64(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        let range = CounterRange::I64;
+        let next = self.increment(key, delta.into(), range)?;
+        self.bucket.narrow(key, next, range)
+    }
+
+    /// As [`Bucket::compare_and_swap`].
+    pub fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Bytes,
+    ) -> Result<bool, KvError> {
+        let op = Op::CompareAndSwap;
+        self.bucket.check_single(op, key, Some(&new))?;
+        self.run(op, key, |ns| ns.compare_and_swap(key, expected, new))
     }
 }

@@ -17,7 +17,7 @@ mod grants;
 mod limits;
 mod validate;
 
-pub use bucket::Bucket;
+pub use bucket::{Bucket, ImmediateBucket};
 pub use budget::{Charge, HostBudget};
 pub use engine::{DenialHint, Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, KvError, Op, preview};

@@ -100,8 +100,12 @@ fn some_keys(rng: &mut Rng) -> Vec<String> {
 async fn step(bucket: &Bucket, rng: &mut Rng) -> (String, String) {
     let key = (*rng.pick(KEYS)).to_string();
     let value = value_from(rng);
-    match rng.below(13) {
+    match rng.below(14) {
         0 => (format!("get {key:?}"), outcome(bucket.get(&key).await)),
+        13 => (
+            format!("get as owned bytes {key:?}"),
+            outcome(bucket.get_vec(&key).await),
+        ),
         1 | 2 => (
             format!("set {key:?} {value:?}"),
             outcome(bucket.set(&key, value).await),

@@ -1,12 +1,14 @@
 //! `wasi:keyvalue/{store,atomics}@0.2.0-draft` as synchronous functions,
-//! for engines whose stores never wait (see `crate::immediate`). Each runs
-//! the async implementation in one poll and converts the generated types.
+//! for engines whose stores never wait (see `crate::immediate`). The
+//! single-key calls and `increment` go straight to the bucket's
+//! [`ImmediateBucket`]; `open` and `list-keys` run the async implementation
+//! in one poll.
 
-use wasmkv_engine::Bucket;
+use wasmkv_engine::{Bucket, ImmediateBucket, KvError};
 use wasmtime::component::{HasData, Linker, Resource};
 
 use super::delegated as synced;
-use super::kv::{atomics as async_atomics, store as async_store};
+use super::kv::store as async_store;
 use crate::immediate::now;
 use crate::{WasmKv, WasmKvView};
 
@@ -36,6 +38,27 @@ use bindings::wasi::keyvalue::{atomics, store};
 type SyncResult<T> = wasmtime::Result<Result<T, store::Error>>;
 
 super::same_error_cases!(async_store::Error => store::Error);
+
+/// Turns an engine result into this binding's, through the drafts' one
+/// conversion (and its one log line).
+fn reply<T>(result: Result<T, KvError>) -> SyncResult<T> {
+    synced(super::reply(result))
+}
+
+impl WasmKv<'_> {
+    /// The bucket behind `bucket`, answering at once: `open` refused any
+    /// other, so a miss is a linker used with the wrong engine.
+    fn now_bucket(
+        &self,
+        bucket: &Resource<Bucket>,
+        function: &'static str,
+    ) -> wasmtime::Result<ImmediateBucket<'_>> {
+        let bucket = self.table.get(bucket)?;
+        bucket
+            .immediate()
+            .ok_or_else(|| crate::immediate::waits(function, Some(bucket.name())))
+    }
+}
 
 struct ImmediateDraftKv;
 
@@ -69,23 +92,22 @@ impl store::Host for WasmKv<'_> {
 
 impl store::HostBucket for WasmKv<'_> {
     fn get(&mut self, bucket: Resource<Bucket>, key: String) -> SyncResult<Option<Vec<u8>>> {
-        let call = async_store::HostBucket::get(self, bucket, key);
-        synced(now("bucket.get", call))
+        reply(self.now_bucket(&bucket, "bucket.get")?.get_vec(&key))
     }
 
     fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> SyncResult<()> {
-        let call = async_store::HostBucket::set(self, bucket, key, value);
-        synced(now("bucket.set", call))
+        reply(
+            self.now_bucket(&bucket, "bucket.set")?
+                .set(&key, value.into()),
+        )
     }
 
     fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> SyncResult<()> {
-        let call = async_store::HostBucket::delete(self, bucket, key);
-        synced(now("bucket.delete", call))
+        reply(self.now_bucket(&bucket, "bucket.delete")?.delete(&key))
     }
 
     fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> SyncResult<bool> {
-        let call = async_store::HostBucket::exists(self, bucket, key);
-        synced(now("bucket.exists", call))
+        reply(self.now_bucket(&bucket, "bucket.exists")?.exists(&key))
     }
 
     fn list_keys(
@@ -109,7 +131,9 @@ impl store::HostBucket for WasmKv<'_> {
 
 impl atomics::Host for WasmKv<'_> {
     fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: u64) -> SyncResult<u64> {
-        let call = async_atomics::Host::increment(self, bucket, key, delta);
-        synced(now("atomics.increment", call))
+        reply(
+            self.now_bucket(&bucket, "atomics.increment")?
+                .increment_u64(&key, delta),
+        )
     }
 }

@@ -49,7 +49,8 @@ pub fn add_to_linker<T: WasmKvView + 'static>(linker: &mut Linker<T>) -> wasmtim
 }
 
 /// As [`add_to_linker`]; `never_waits` links `store` and `atomics` as
-/// synchronous functions, only for engines whose stores never wait.
+/// synchronous functions (see `immediate`), only for engines whose stores
+/// never wait.
 pub(crate) fn add_to_linker_for_stores<T: WasmKvView + 'static>(
     linker: &mut Linker<T>,
     never_waits: bool,

@@ -9,7 +9,7 @@ pub(crate) fn open(engine: &Engine, identifier: &str) -> Result<Bucket, KvError>
 }
 
 pub(crate) async fn get(bucket: &Bucket, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-    Ok(bucket.get(key).await?.map(Vec::from))
+    bucket.get_vec(key).await
 }
 
 pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<(), KvError> {
