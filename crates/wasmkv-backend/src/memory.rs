@@ -96,7 +96,7 @@ impl Stored {
     fn to_bytes(&self) -> Bytes {
         match self {
             Stored::Bytes(bytes) => bytes.clone(),
-            Stored::Counter(n) => Bytes::from(n.to_string()),
+            Stored::Counter(n) => Bytes::from(counter::encode(i128::from(*n))),
         }
     }
 
@@ -163,6 +163,24 @@ impl Keys {
 const COPY_UNDER_LOCK_BYTES: usize = 4096;
 
 impl MemoryNamespace {
+    /// The value under `key`: `small` copies stored bytes up to
+    /// [`COPY_UNDER_LOCK_BYTES`] under the lock; anything else is taken
+    /// shared, and `shared` runs after the lock is released.
+    fn read<R>(
+        &self,
+        key: &str,
+        small: impl FnOnce(&[u8]) -> R,
+        shared: impl FnOnce(Bytes) -> R,
+    ) -> Option<R> {
+        let taken = match self.lock().get(key)? {
+            Stored::Bytes(bytes) if bytes.len() <= COPY_UNDER_LOCK_BYTES => {
+                return Some(small(bytes));
+            }
+            stored => stored.to_bytes(),
+        };
+        Some(shared(taken))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Keys> {
         // A panic while holding the lock cannot leave a half-applied write:
         // every mutation is a single map operation, so the data stays valid.
@@ -174,26 +192,13 @@ impl MemoryNamespace {
 
 impl ImmediateNamespace for MemoryNamespace {
     /// Values up to [`COPY_UNDER_LOCK_BYTES`] are copied, so the stored
-    /// value's handle is never shared and no reference count is touched;
-    /// larger ones are shared, not copied under the lock.
+    /// value's handle is never shared and no reference count is touched.
     fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        Ok(self.lock().get(key).map(|stored| match stored {
-            Stored::Bytes(bytes) if bytes.len() <= COPY_UNDER_LOCK_BYTES => {
-                Bytes::copy_from_slice(bytes)
-            }
-            stored => stored.to_bytes(),
-        }))
+        Ok(self.read(key, Bytes::copy_from_slice, |shared| shared))
     }
 
     fn get_vec(&self, key: &str) -> BackendResult<Option<Vec<u8>>> {
-        let shared = match self.lock().get(key) {
-            None => return Ok(None),
-            Some(Stored::Bytes(bytes)) if bytes.len() <= COPY_UNDER_LOCK_BYTES => {
-                return Ok(Some(bytes.to_vec()));
-            }
-            Some(stored) => stored.to_bytes(),
-        };
-        Ok(Some(shared.to_vec()))
+        Ok(self.read(key, <[u8]>::to_vec, |shared| shared.to_vec()))
     }
 
     fn set(&self, key: &str, value: Bytes) -> BackendResult<()> {

@@ -8,10 +8,6 @@ pub(crate) fn open(engine: &Engine, identifier: &str) -> Result<Bucket, KvError>
     engine.open_bucket(identifier)
 }
 
-pub(crate) async fn get(bucket: &Bucket, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-    bucket.get_vec(key).await
-}
-
 pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<(), KvError> {
     bucket.set(key, Bytes::from(value)).await
 }

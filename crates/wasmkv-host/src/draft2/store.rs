@@ -25,7 +25,7 @@ impl store::HostBucket for WasmKv<'_> {
     ) -> Draft2Result<Option<Vec<u8>>> {
         // Borrowed from the table: no clone on the hot path.
         let bucket = self.table.get(&bucket)?;
-        reply(ops::get(bucket, &key).await)
+        reply(bucket.get_vec(&key).await)
     }
 
     async fn set(
