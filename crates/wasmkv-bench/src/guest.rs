@@ -224,20 +224,24 @@ async fn gather(
     Ok(combine(&loops, iters * w.concurrency as u64))
 }
 
-/// Reads the guest's `ns=TOTAL p50=NS p99=NS` line.
+/// Reads the guest's `ns=TOTAL p50=NS p99=NS` line from its stdout.
 fn parse(stdout: &MemoryOutputPipe) -> wasmtime::Result<Loop> {
-    let text = String::from_utf8_lossy(&stdout.contents())
-        .trim()
-        .to_string();
+    Ok(parse_loop(&String::from_utf8_lossy(&stdout.contents())))
+}
+
+/// Reads a bench guest's output: `ns=TOTAL p50=NS p99=NS`, or what it said
+/// instead.
+pub fn parse_loop(text: &str) -> anyhow::Result<(u128, f64, f64)> {
+    let text = text.trim();
     let field = |name: &str| -> Option<f64> {
         text.split(' ')
             .find_map(|part| part.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
     };
-    Ok(match (field("ns"), field("p50"), field("p99")) {
+    match (field("ns"), field("p50"), field("p99")) {
         (Some(ns), Some(p50), Some(p99)) => Ok((ns as u128, p50, p99)),
         _ if text.starts_with("not offered") => {
             Err(anyhow::anyhow!("not offered by this guest's API"))
         }
         _ => Err(anyhow::anyhow!("guest said: {text:?}")),
-    })
+    }
 }

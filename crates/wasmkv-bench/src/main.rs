@@ -6,6 +6,7 @@
 //! cargo run --release -p wasmkv-bench -- --http [--quick] [--json FILE] [--svg FILE]
 //! ```
 
+mod cli_runs;
 mod guest;
 mod http;
 mod native;
@@ -25,6 +26,7 @@ use wasmkv_backend::{SharedBackend, StoreUrl};
 use wasmkv_engine::Engine as KvEngine;
 use wasmkv_test_servers::RedisServer;
 
+use crate::cli_runs::{Cli, CliRuns};
 use crate::guest::{Guest, Guests};
 use crate::workload::{OPS, Row, Sample, Workload, median};
 
@@ -64,6 +66,11 @@ struct Args {
     /// Whole seconds per HTTP measurement (default 1 quick, 3 full).
     #[arg(long, value_name = "S")]
     http_seconds: Option<u64>,
+    /// The wasmtime CLI that the `wasmtime-run` rows run bench-draft under
+    /// (`wasmtime run -S keyvalue`), next to `wasmkv run`; without it on
+    /// PATH those rows are skipped.
+    #[arg(long, value_name = "PATH", default_value = "wasmtime")]
+    wasmtime_cli: PathBuf,
     /// Internal: serve COMPONENT as `wasmtime serve -S keyvalue` would (the
     /// HTTP rows' comparison host, run as a process of its own).
     #[arg(long, value_name = "COMPONENT", hide = true)]
@@ -79,6 +86,7 @@ enum System {
     WasmtimeKeyvalue,
     SpinStyle,
     RedisBenchmark,
+    Run(Cli),
 }
 
 impl System {
@@ -90,13 +98,15 @@ impl System {
             System::WasmtimeKeyvalue => "wasmtime-wasi-keyvalue",
             System::SpinStyle => "spin-style",
             System::RedisBenchmark => "redis-benchmark",
+            System::Run(Cli::Wasmkv) => "wasmkv-run",
+            System::Run(Cli::Wasmtime) => "wasmtime-run",
         }
     }
 
     fn backend(self) -> &'static str {
         match self {
             System::Native(b) | System::Wasmkv(b) => b,
-            System::WasmkvDraft | System::WasmtimeKeyvalue => "memory",
+            System::WasmkvDraft | System::WasmtimeKeyvalue | System::Run(_) => "memory",
             System::SpinStyle => "sqlite",
             System::RedisBenchmark => "redis",
         }
@@ -108,6 +118,7 @@ struct Bench {
     guests: Guests,
     native: Vec<(&'static str, SharedBackend, KvEngine)>,
     spin: SharedBackend,
+    cli: Option<CliRuns>,
     redis_port: Option<u16>,
     _redis: Option<RedisServer>,
     _dir: tempfile::TempDir,
@@ -159,10 +170,24 @@ impl Bench {
         let spin = native::shared(spin_style::SpinStyleSqlite::open(
             &dir.path().join("spin.db"),
         )?);
+        let cli = match CliRuns::prepare(&repo, &args.wasmtime_cli)? {
+            Some((runs, version)) => {
+                println!("CLI rows: wasmkv run vs {version} run -S keyvalue");
+                Some(runs)
+            }
+            None => {
+                println!(
+                    "CLI rows skipped (no {} on PATH; give --wasmtime-cli PATH)",
+                    args.wasmtime_cli.display()
+                );
+                None
+            }
+        };
         Ok(Self {
             guests,
             native: with_engines,
             spin,
+            cli,
             redis_port: redis.as_ref().map(RedisServer::port),
             _redis: redis,
             _dir: dir,
@@ -183,6 +208,9 @@ impl Bench {
         ]);
         if self.redis_port.is_some() {
             out.push(System::RedisBenchmark);
+        }
+        if self.cli.is_some() {
+            out.extend([System::Run(Cli::Wasmkv), System::Run(Cli::Wasmtime)]);
         }
         out
     }
@@ -216,6 +244,10 @@ impl Bench {
                 let requests = (iters * w.concurrency as u64).max(1000);
                 redis_benchmark::run(port, w, requests)?.context("not offered by redis-benchmark")
             }
+            System::Run(cli) => {
+                let runs = self.cli.as_ref().context("no CLIs")?;
+                tokio::task::block_in_place(|| runs.run(cli, w, iters))
+            }
         }
     }
 
@@ -225,7 +257,13 @@ impl Bench {
     }
 }
 
-fn which(program: &str) -> Option<PathBuf> {
+/// `program` itself when it is a path to a file, else the first file of
+/// that name on `PATH`.
+fn which(program: impl AsRef<Path>) -> Option<PathBuf> {
+    let program = program.as_ref();
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')

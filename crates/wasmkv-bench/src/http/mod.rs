@@ -69,24 +69,11 @@ pub(crate) fn pinned(core: usize, program: impl AsRef<std::ffi::OsStr>) -> Comma
     }
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
 /// Builds the `wasmkv` binary and the bench-http component (release).
 fn build(repo: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let status = Command::new(cargo())
-        .args(["build", "--release", "-p", "wasmkv-cli"])
-        .current_dir(repo)
-        .status()?;
-    if !status.success() {
-        bail!("building wasmkv failed");
-    }
+    let wasmkv = crate::cli_runs::build_wasmkv(repo)?;
     let guests = crate::guest::build_packages(repo, &["bench-http"])?;
-    Ok((
-        repo.join("target/release/wasmkv"),
-        guests.join("bench_http.wasm"),
-    ))
+    Ok((wasmkv, guests.join("bench_http.wasm")))
 }
 
 /// The two ways `wasmkv serve` is measured: as started (access log on) and
