@@ -75,12 +75,15 @@ impl CliRuns {
             .output()
             .with_context(|| format!("cannot start {command:?}"))?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let result = parse_loop(&text);
-        if result.is_err() && !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("{command:?} failed ({}): {}", out.status, stderr.trim());
+        match parse_loop(&text) {
+            Ok(looped) => Ok(combine(&[looped], iters)),
+            Err(said) if out.status.success() || text.starts_with("not offered") => Err(said),
+            Err(_) => bail!(
+                "{cli:?} CLI exited with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         }
-        Ok(combine(&[result?], iters))
     }
 }
 
