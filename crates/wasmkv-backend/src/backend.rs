@@ -91,12 +91,6 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes every key; absent keys are skipped.
     async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()>;
 
-    /// Keys of the namespace, each exactly once, in no promised order: all of
-    /// them, or `limit` of them when there are more. For tools and tests
-    /// that want a whole listing at once; the engine pages with
-    /// [`Backend::list_keys`] so it can stop at its count and byte limits.
-    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>>;
-
     /// One page of about `limit` keys, starting where `cursor` (from the
     /// previous page) left off; `None` starts at the beginning. While the
     /// namespace does not change, following the cursors lists every key

@@ -377,20 +377,6 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>> {
-        Ok(self
-            .existing(namespace)
-            .map(|ns| {
-                let data = ns.lock();
-                data.order
-                    .iter()
-                    .take(limit)
-                    .map(|k| k.to_string())
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
     async fn list_keys(
         &self,
         namespace: &str,

@@ -129,10 +129,6 @@ impl Backend for SpinStyleSqlite {
         not_offered()
     }
 
-    async fn keys(&self, _: &str, _: usize) -> BackendResult<Vec<String>> {
-        not_offered()
-    }
-
     async fn list_keys(&self, _: &str, _: Option<&str>, _: usize) -> BackendResult<KeyPage> {
         not_offered()
     }

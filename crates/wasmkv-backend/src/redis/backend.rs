@@ -1,4 +1,3 @@
-use std::collections::HashSet;
 use std::future::Future;
 
 use ::redis::{Cmd, RedisError, RedisResult, Script, cmd};
@@ -11,9 +10,6 @@ use super::url::RedisUrl;
 use crate::backend::{Backend, KeyPage};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
-
-/// Keys asked for per `SCAN` round trip.
-const SCAN_BATCH: usize = 1000;
 
 /// A store in Redis or Redis Cluster, shared by every process that uses the
 /// same URL and prefix.
@@ -330,39 +326,6 @@ impl Backend for RedisBackend {
         )
         .await
         .map(drop)
-    }
-
-    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>> {
-        let pattern = self.keyspace.scan_pattern(namespace);
-        let nodes: Vec<Node> = self
-            .bounded(Delivery::Idempotent, self.conn.primaries())
-            .await?;
-        // SCAN may return a key more than once; the set keeps each once.
-        let mut found = HashSet::new();
-        for node in &nodes {
-            let mut cursor = 0u64;
-            loop {
-                let mut scan = cmd("SCAN");
-                scan.arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(SCAN_BATCH);
-                let (next, batch): (u64, Vec<Vec<u8>>) = self
-                    .bounded(Delivery::Idempotent, self.conn.query_node(node, scan))
-                    .await?;
-                found.extend(
-                    batch
-                        .iter()
-                        .filter_map(|raw| self.keyspace.user_key(namespace, raw)),
-                );
-                if next == 0 || found.len() >= limit {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(found.into_iter().take(limit).collect())
     }
 
     /// Pages are SCAN calls; the cursor is `NODE:SCAN-CURSOR:SKIP`, walking

@@ -475,19 +475,6 @@ impl Backend for SqliteBackend {
             .await
     }
 
-    async fn keys(&self, namespace: &str, limit: usize) -> BackendResult<Vec<String>> {
-        let ns = namespace.to_string();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT key FROM kv WHERE bucket = ?1 LIMIT ?2")?;
-            let keys = stmt
-                .query_map(params![ns, limit], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(keys)
-        })
-        .await
-    }
-
     async fn list_keys(
         &self,
         namespace: &str,
@@ -650,7 +637,12 @@ mod tests {
             );
         }
         assert_eq!(
-            again.keys("ns", usize::MAX).await.unwrap().len(),
+            again
+                .list_keys("ns", None, usize::MAX)
+                .await
+                .unwrap()
+                .keys
+                .len(),
             64 * 20 + 2
         );
     }
