@@ -30,10 +30,14 @@ pub struct CliRuns {
 }
 
 impl CliRuns {
-    /// Builds `wasmkv` and bench-draft (release). Returns `None` without a
-    /// wasmtime CLI, given as `wasmtime` (a path or a name on `PATH`);
+    /// Builds `wasmkv` (release) to run `component`. Returns `None` without
+    /// a wasmtime CLI, given as `wasmtime` (a path or a name on `PATH`);
     /// `Some` also carries the CLI's own `--version` line.
-    pub fn prepare(repo: &Path, wasmtime: &Path) -> anyhow::Result<Option<(Self, String)>> {
+    pub fn prepare(
+        repo: &Path,
+        wasmtime: &Path,
+        component: PathBuf,
+    ) -> anyhow::Result<Option<(Self, String)>> {
         let Some(wasmtime) = crate::which(wasmtime) else {
             return Ok(None);
         };
@@ -42,11 +46,10 @@ impl CliRuns {
             .output()
             .with_context(|| format!("cannot run {}", wasmtime.display()))?;
         let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
-        let guests = crate::guest::build_packages(repo, &["bench-draft"])?;
         let runs = Self {
             wasmkv: build_wasmkv(repo)?,
             wasmtime,
-            component: guests.join("bench-draft.wasm"),
+            component,
         };
         Ok(Some((runs, version)))
     }

@@ -67,6 +67,7 @@ impl WasiView for WasmtimeHost {
 
 /// Compiled components, pre-linked for both hosts.
 pub struct Guests {
+    dir: PathBuf,
     seed_on_wasmkv: CommandPre<KvHost>,
     draft_on_wasmkv: CommandPre<KvHost>,
     draft_on_wasmtime: CommandPre<WasmtimeHost>,
@@ -122,10 +123,16 @@ impl Guests {
             WasiKeyValue::new(&h.kv, &mut h.table)
         })?;
         Ok(Self {
+            dir,
             seed_on_wasmkv: CommandPre::new(kv_linker.instantiate_pre(&seed)?)?,
             draft_on_wasmkv: CommandPre::new(draft_linker.instantiate_pre(&draft)?)?,
             draft_on_wasmtime: CommandPre::new(wt_linker.instantiate_pre(&draft)?)?,
         })
+    }
+
+    /// The bench-draft component file, for running it from outside.
+    pub fn draft_file(&self) -> PathBuf {
+        self.dir.join("bench-draft.wasm")
     }
 
     /// Runs `w.concurrency` instances of `guest` at once on `engine`'s

@@ -170,7 +170,7 @@ impl Bench {
         let spin = native::shared(spin_style::SpinStyleSqlite::open(
             &dir.path().join("spin.db"),
         )?);
-        let cli = match CliRuns::prepare(&repo, &args.wasmtime_cli)? {
+        let cli = match CliRuns::prepare(&repo, &args.wasmtime_cli, guests.draft_file())? {
             Some((runs, version)) => {
                 println!("CLI rows: wasmkv run vs {version} run -S keyvalue");
                 Some(runs)
