@@ -16,10 +16,12 @@ pub struct Cli {
 /// wasmkv's subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a component (a `wasi:cli/run` command) with keyvalue storage.
+    /// Run a component (a `wasi:cli/run` command, WASI 0.2 or 0.3) with
+    /// keyvalue storage.
     Run(RunArgs),
-    /// Serve an HTTP handler component (`wasi:http/incoming-handler`), a
-    /// fresh instance per request, every request on the same stores.
+    /// Serve an HTTP handler component (`wasi:http/incoming-handler@0.2`, a
+    /// fresh instance per request, or `wasi:http/handler@0.3`, instances
+    /// reused), every request on the same stores.
     Serve(ServeArgs),
     /// Look at and move a store's data without writing a component.
     Kv(KvArgs),
@@ -77,6 +79,13 @@ pub struct InstanceArgs {
     /// serve: that request gets 500).
     #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = at_least_one)]
     pub max_resources: usize,
+
+    /// Let the component send outgoing HTTP requests (wasi:http 0.2.x
+    /// `outgoing-handler`, 0.3.x `client`) to HOST (any port) or HOST:PORT;
+    /// `*` allows any. Repeatable. Without it every outgoing request is
+    /// denied.
+    #[arg(long = "allow-outbound", value_name = "HOST[:PORT]")]
+    pub allow_outbound: Vec<String>,
 }
 
 impl InstanceArgs {
@@ -146,16 +155,39 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_queued: usize,
 
-    /// Let handlers send outgoing HTTP requests to HOST (any port) or
-    /// HOST:PORT; `*` allows any. Repeatable. Without it every outgoing
-    /// request is denied.
-    #[arg(long = "allow-outbound", value_name = "HOST[:PORT]")]
-    pub allow_outbound: Vec<String>,
-
     /// On SIGINT or SIGTERM, how long in-flight requests may take to finish
     /// before wasmkv exits anyway.
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub shutdown_timeout: humantime::Duration,
+
+    /// WASI 0.3 handlers: most requests one instance handles before it is
+    /// dropped (default 128). WASI 0.2 handlers always get a fresh instance.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub max_instance_reuse_count: Option<usize>,
+
+    /// WASI 0.3 handlers: most requests one instance handles at once
+    /// (default 16).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub max_instance_concurrent_reuse_count: Option<usize>,
+
+    /// WASI 0.3 handlers: how long an instance with nothing to do is kept
+    /// for the next request.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub idle_instance_timeout: humantime::Duration,
+
+    /// Most open connections; more wait to be accepted.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = at_least_one)]
+    pub max_concurrent_connections: usize,
+
+    /// Close a connection whose request headers are not all in this long
+    /// after its first byte.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = nonzero_duration)]
+    pub header_read_timeout: humantime::Duration,
+
+    /// Close a connection that sends nothing this long after it opened or
+    /// after its last response (keep-alive).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = nonzero_duration)]
+    pub idle_timeout: humantime::Duration,
 
     /// The HTTP handler component to serve (.wasm).
     #[arg(value_name = "COMPONENT")]

@@ -8,21 +8,46 @@ use anyhow::{Context, bail};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// Which WASI generation a component is written for, as far as the engine
+/// is concerned: whether it needs the component model's async features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// WASI 0.2: no `stream`, `future` or async functions. Compiled on an
+    /// engine without concurrency support, so its host calls skip the
+    /// per-call task bookkeeping that support costs.
+    P2,
+    /// WASI 0.3 (or any component using component-model async): compiled
+    /// on an engine with concurrency support, run inside
+    /// `Store::run_concurrent`.
+    P3,
+}
+
+impl Generation {
+    /// How users name it.
+    pub fn wasi(self) -> &'static str {
+        match self {
+            Generation::P2 => "WASI 0.2",
+            Generation::P3 => "WASI 0.3",
+        }
+    }
+}
+
 /// What a component exports, as far as wasmkv's subcommands care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Exports `wasi:cli/run`: a command for `wasmkv run`.
+    /// Exports `wasi:cli/run` (0.2.x or 0.3.x): a command for `wasmkv run`.
     Command,
-    /// Exports `wasi:http/incoming-handler`: a handler for `wasmkv serve`.
+    /// Exports `wasi:http/incoming-handler@0.2.x` or
+    /// `wasi:http/handler@0.3.x`: a handler for `wasmkv serve`.
     HttpHandler,
     /// Exports neither.
     Other,
 }
 
 /// The export name prefixes that make a component a command or a handler,
-/// whatever 0.2 patch version its toolchain wrote.
-const RUN_EXPORT: &str = "wasi:cli/run@0.2.";
-const HANDLER_EXPORT: &str = "wasi:http/incoming-handler@0.2.";
+/// whatever patch version its toolchain wrote.
+const RUN_EXPORTS: [&str; 2] = ["wasi:cli/run@0.2.", "wasi:cli/run@0.3."];
+const HANDLER_EXPORTS: [&str; 2] = ["wasi:http/incoming-handler@0.2.", "wasi:http/handler@0.3."];
 
 /// Tells a command from an HTTP handler by the component's own exports.
 pub fn kind(engine: &Engine, component: &Component) -> Kind {
@@ -31,9 +56,14 @@ pub fn kind(engine: &Engine, component: &Component) -> Kind {
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    if exports.iter().any(|n| n.starts_with(HANDLER_EXPORT)) {
+    let exports_any = |prefixes: &[&str]| {
+        exports
+            .iter()
+            .any(|n| prefixes.iter().any(|p| n.starts_with(p)))
+    };
+    if exports_any(&HANDLER_EXPORTS) {
         Kind::HttpHandler
-    } else if exports.iter().any(|n| n.starts_with(RUN_EXPORT)) {
+    } else if exports_any(&RUN_EXPORTS) {
         Kind::Command
     } else {
         Kind::Other
@@ -41,12 +71,16 @@ pub fn kind(engine: &Engine, component: &Component) -> Kind {
 }
 
 /// A wasmtime configuration with what both subcommands need: the
-/// component model, async host calls, and the on-disk compiled-code cache,
-/// so starting the same component again takes milliseconds.
-pub fn base_config(interruptible: bool) -> wasmtime::Config {
+/// component model, async host calls, the generation's concurrency
+/// support, and the on-disk compiled-code cache, so starting the same
+/// component again takes milliseconds.
+pub fn base_config(interruptible: bool, generation: Generation) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(interruptible);
+    // Off for 0.2: the engine then refuses component-model async, which is
+    // how `load` tells the generations apart.
+    config.concurrency_support(generation == Generation::P3);
     if let Ok(cache) = wasmtime::Cache::from_file(None) {
         config.cache(Some(cache));
     }
@@ -76,8 +110,25 @@ pub fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads and compiles the component at `path`.
-pub fn load(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+/// A compiled component and the engine it was compiled for.
+pub struct Loaded {
+    /// The engine: with concurrency support for [`Generation::P3`] only.
+    pub engine: Engine,
+    /// The component.
+    pub component: Component,
+    /// Which engine it needed.
+    pub generation: Generation,
+}
+
+/// Reads and compiles the component at `path`. It is compiled for a 0.2
+/// engine first; a component that engine refuses (it uses component-model
+/// async: a 0.3 component) is compiled for a 0.3 engine instead. `engine`
+/// makes the engine of a generation. A file neither accepts is reported
+/// with the 0.3 engine's reason, the one with every feature enabled.
+pub fn load(
+    path: &Path,
+    engine: impl Fn(Generation) -> anyhow::Result<Engine>,
+) -> anyhow::Result<Loaded> {
     match std::fs::metadata(path) {
         Err(_) => bail!(
             "component file {} not found; build it first or check the path",
@@ -94,14 +145,29 @@ pub fn load(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
         ),
         Ok(_) => {}
     }
-    Component::from_file(engine, path)
-        .map_err(anyhow::Error::from)
-        .with_context(|| {
-        format!(
-            "{} is not a WebAssembly component (a core module needs `wasm-tools component new`, or build for wasm32-wasip2)",
-            path.display()
-        )
-    })
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let p2 = engine(Generation::P2)?;
+    if let Ok(component) = Component::new(&p2, &bytes) {
+        return Ok(Loaded {
+            engine: p2,
+            component,
+            generation: Generation::P2,
+        });
+    }
+    let p3 = engine(Generation::P3)?;
+    match Component::new(&p3, &bytes) {
+        Ok(component) => Ok(Loaded {
+            engine: p3,
+            component,
+            generation: Generation::P3,
+        }),
+        Err(e) => Err(anyhow::Error::from(e)).with_context(|| {
+            format!(
+                "{} is not a WebAssembly component (a core module needs `wasm-tools component new`, or build for wasm32-wasip2)",
+                path.display()
+            )
+        }),
+    }
 }
 
 /// Rewords wasmtime's link failure so it names the missing import, or the
@@ -122,7 +188,7 @@ pub fn link_error(
             .next()
             .unwrap_or(rest);
         return anyhow::anyhow!(
-            "{} cannot be linked: it imports {what}, which wasmkv does not provide (wasmkv provides wasi:keyvalue as the seed world on wasi:io@0.2.0-rc-2023-11-10, @0.2.0-draft and @0.2.0-draft2, and wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, wasi:sockets 0.2.x; wasi:http 0.2.x under `wasmkv serve`)",
+            "{} cannot be linked: it imports {what}, which wasmkv does not provide (wasmkv provides wasi:keyvalue as the seed world on wasi:io@0.2.0-rc-2023-11-10, @0.2.0-draft and @0.2.0-draft2, and wasi:cli, wasi:io, wasi:filesystem, wasi:clocks, wasi:random, wasi:sockets and wasi:http 0.2.x, and their 0.3.x versions to WASI 0.3 components)",
             path.display()
         );
     }

@@ -9,6 +9,7 @@ mod grant_hint;
 mod guest_limits;
 mod host;
 mod kv;
+mod linking;
 mod outbound;
 mod output;
 mod run;

@@ -1,5 +1,5 @@
-//! `--allow-outbound`: which hosts a handler's `wasi:http/outgoing-handler`
-//! requests may reach. Denied by default, so a component served on a
+//! `--allow-outbound`: which hosts a component's outgoing HTTP requests
+//! (`wasi:http/outgoing-handler` 0.2.x, `client` 0.3.x) may reach. Denied by default, so a component served on a
 //! machine cannot probe the network behind it unless the operator says so.
 
 use std::future::Future;
@@ -23,12 +23,6 @@ pub struct OutboundPolicy {
 }
 
 impl OutboundPolicy {
-    /// A policy that denies every outgoing request (`wasmkv run`, and
-    /// `wasmkv serve` without `--allow-outbound`).
-    pub fn deny_all() -> Self {
-        Self::default()
-    }
-
     /// Parses the `--allow-outbound` values: `*`, `HOST`, `HOST:PORT`,
     /// `[IPV6]` or `[IPV6]:PORT`.
     pub fn parse(flags: &[String]) -> anyhow::Result<Self> {
@@ -139,7 +133,7 @@ mod tests {
 
     #[test]
     fn nothing_is_allowed_by_default() {
-        assert!(!OutboundPolicy::deny_all().allows("127.0.0.1", 80));
+        assert!(!OutboundPolicy::default().allows("127.0.0.1", 80));
     }
 
     #[test]

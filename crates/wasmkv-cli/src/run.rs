@@ -1,18 +1,18 @@
-//! `wasmkv run`: wires config → engine → wasmtime and runs one component.
+//! `wasmkv run`: wires config → engine → wasmtime and runs one command
+//! component, WASI 0.2 or 0.3, with the same options, limits and exit codes.
 
 use anyhow::bail;
-use wasmkv_host::LinkOptions;
-use wasmtime::component::{Linker, ResourceTableError};
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::I32Exit;
-use wasmtime_wasi::p2::bindings::Command;
 
 use crate::cli::RunArgs;
-use crate::component::{self, Kind};
+use crate::component::{self, Generation, Kind};
 use crate::config::Setup;
 use crate::exit;
 use crate::guest_limits::MemoryLimitExceeded;
 use crate::host::{self, Host};
+use crate::linking;
 use crate::outbound::OutboundPolicy;
 
 /// Runs the component and returns the process exit code.
@@ -29,56 +29,89 @@ pub fn main(args: RunArgs) -> i32 {
     })
 }
 
+/// The instantiated command of either generation.
+enum Command {
+    P2(wasmtime_wasi::p2::bindings::Command),
+    P3(wasmtime_wasi::p3::bindings::Command),
+}
+
 struct Prepared {
     store: Store<Host>,
     command: Command,
 }
 
 async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
+    let outbound = OutboundPolicy::parse(&args.instance.allow_outbound)?;
     let setup = Setup::load(&args.store)?;
     let kv_engine = setup.build_engine().await?;
 
-    let engine = Engine::new(&component::base_config(args.timeout.is_some()))?;
-    let component = component::load(&engine, &args.component)?;
-    if component::kind(&engine, &component) == Kind::HttpHandler {
-        bail!(
-            "{} is an HTTP handler (it exports wasi:http/incoming-handler, not wasi:cli/run); serve it with `wasmkv serve {}`",
+    let interruptible = args.timeout.is_some();
+    let loaded = component::load(&args.component, |generation| {
+        Ok(Engine::new(&component::base_config(
+            interruptible,
+            generation,
+        ))?)
+    })?;
+    match component::kind(&loaded.engine, &loaded.component) {
+        Kind::HttpHandler => bail!(
+            "{} is an HTTP handler (it exports wasi:http/incoming-handler or wasi:http/handler, not wasi:cli/run); serve it with `wasmkv serve {}`",
             args.component.display(),
             args.component.display()
-        );
+        ),
+        Kind::Command | Kind::Other => {}
     }
 
-    let mut linker = Linker::<Host>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    let options = LinkOptions::default()
-        .component(&engine, &component)
-        .engine(&kv_engine);
-    wasmkv_host::add_to_linker_with(&mut linker, options)?;
-
+    let linker = linking::linker(&loaded, &kv_engine)?;
+    let pre = linking::instantiate_pre(&args.component, &loaded, &linker)?;
     let wasi = wasi_ctx(args)?;
     let mut store = Store::new(
-        &engine,
-        Host::new(kv_engine, &args.instance, wasi, OutboundPolicy::deny_all()),
+        &loaded.engine,
+        Host::new(kv_engine, &args.instance, wasi, outbound),
     );
     store.limiter(|host| &mut host.memory);
-    if args.timeout.is_some() {
+    if interruptible {
         // Every tick ends the guest's slice: it yields to the runtime, which
         // can then see that --timeout has passed.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        component::start_epoch_ticker(&engine)?;
+        component::start_epoch_ticker(&loaded.engine)?;
     }
-    let command = Command::instantiate_async(&mut store, &component, &linker)
-        .await
-        .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
+    let link_error = |e: wasmtime::Error| linking::link_error(&args.component, &loaded, e.into());
+    let command = match loaded.generation {
+        Generation::P2 => Command::P2(
+            wasmtime_wasi::p2::bindings::CommandPre::new(pre)
+                .map_err(link_error)?
+                .instantiate_async(&mut store)
+                .await
+                .map_err(link_error)?,
+        ),
+        Generation::P3 => Command::P3(
+            wasmtime_wasi::p3::bindings::CommandPre::new(pre)
+                .map_err(link_error)?
+                .instantiate_async(&mut store)
+                .await
+                .map_err(link_error)?,
+        ),
+    };
     Ok(Prepared { store, command })
 }
 
+/// Calls the command's `run` to its end: a 0.3 command inside the store's
+/// event loop, so its own tasks, streams and futures make progress.
+async fn call_run(prepared: &mut Prepared) -> wasmtime::Result<Result<(), ()>> {
+    match &prepared.command {
+        Command::P2(command) => command.wasi_cli_run().call_run(&mut prepared.store).await,
+        Command::P3(command) => {
+            prepared
+                .store
+                .run_concurrent(async |accessor| command.wasi_cli_run().call_run(accessor).await)
+                .await?
+        }
+    }
+}
+
 async fn execute(mut prepared: Prepared, args: &RunArgs) -> i32 {
-    let run = prepared
-        .command
-        .wasi_cli_run()
-        .call_run(&mut prepared.store);
+    let run = call_run(&mut prepared);
     let result = match args.timeout {
         Some(limit) => match tokio::time::timeout(*limit, run).await {
             Ok(result) => result,

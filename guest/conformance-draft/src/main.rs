@@ -194,7 +194,7 @@ fn run_all(h: &mut Harness) {
     });
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [mode, bucket] = &args[..]
         && mode == "list"

@@ -308,7 +308,7 @@ fn cas_increments(b: &Bucket, key: &str, times: u64) -> Result<String, String> {
     Ok(format!("done retries={retries}"))
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(result) = cross(&args) {
         return match result {

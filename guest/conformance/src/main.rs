@@ -9,7 +9,7 @@ mod checks;
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let mut h = conformance_harness::Harness::default();
     checks::run_all(&mut h);
     h.finish()

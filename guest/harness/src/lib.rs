@@ -61,3 +61,28 @@ impl Harness {
         }
     }
 }
+
+/// For [`p3_command!`]: the crate whose export macro it expands to.
+pub use wasip3;
+
+/// Exports a conformance component's `main` as a WASI 0.3 command
+/// (`wasi:cli/run@0.3`), so the same checks run in a 0.3 component: `main`
+/// returning `ExitCode::SUCCESS` is `Ok`.
+#[macro_export]
+macro_rules! p3_command {
+    ($main:path) => {
+        struct P3Command;
+
+        impl $crate::wasip3::exports::cli::run::Guest for P3Command {
+            async fn run() -> ::core::result::Result<(), ()> {
+                if $main() == ::std::process::ExitCode::SUCCESS {
+                    Ok(())
+                } else {
+                    Err(())
+                }
+            }
+        }
+
+        $crate::wasip3::cli::command::export!(P3Command);
+    };
+}

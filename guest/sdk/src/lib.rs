@@ -22,6 +22,8 @@ mod bucket;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "p3")]
+pub mod p3;
 mod stream;
 
 /// The raw bindings generated from the seed WIT, for anything this crate

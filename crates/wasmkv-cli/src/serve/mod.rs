@@ -1,25 +1,33 @@
-//! `wasmkv serve`: compile once, pre-instantiate, then a fresh instance per
-//! HTTP request, every instance on the same keyvalue engine.
+//! `wasmkv serve`: compile once, pre-instantiate, then serve every request
+//! on the same keyvalue engine: a fresh instance per request for 0.2
+//! handlers, instances reused for 0.3 handlers.
 
 mod access_log;
 mod admission;
+mod connections;
+mod fresh;
 mod handler;
+mod instance_setup;
 mod pool;
+mod reuse;
 mod server;
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use wasmkv_host::LinkOptions;
-use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
 
 use crate::cli::ServeArgs;
-use crate::component::{self, Kind};
+use crate::component::{self, Generation, Kind};
 use crate::config::Setup;
 use crate::exit;
-use crate::host::Host;
+use crate::linking;
 use crate::outbound::OutboundPolicy;
+use crate::serve::fresh::FreshInstances;
+use crate::serve::handler::{Handler, Instances};
+use crate::serve::instance_setup::InstanceSetup;
+use crate::serve::reuse::{ReusePolicy, ReusedInstances};
 
 /// Serves until SIGINT or SIGTERM; returns the process exit code.
 pub fn main(args: ServeArgs) -> i32 {
@@ -31,62 +39,107 @@ pub fn main(args: ServeArgs) -> i32 {
                 return exit::SETUP_FAILED;
             }
         };
-        server::serve(listener, handler, *args.shutdown_timeout).await
+        let limits = connections::ConnectionLimits {
+            max_connections: args.max_concurrent_connections,
+            header_read_timeout: *args.header_read_timeout,
+            idle_timeout: *args.idle_timeout,
+        };
+        server::serve(listener, handler, limits, *args.shutdown_timeout).await
     })
 }
 
-async fn prepare(
-    args: &ServeArgs,
-) -> anyhow::Result<(Arc<handler::Handler>, tokio::net::TcpListener)> {
-    let outbound = OutboundPolicy::parse(&args.allow_outbound)?;
+async fn prepare(args: &ServeArgs) -> anyhow::Result<(Arc<Handler>, tokio::net::TcpListener)> {
+    let outbound = OutboundPolicy::parse(&args.instance.allow_outbound)?;
     let setup = Setup::load(&args.store)?;
-    let (engine, component) = pool::compile(
+    let reuse = ReusePolicy {
+        max_requests: args.max_instance_reuse_count.unwrap_or(128),
+        max_concurrent: args.max_instance_concurrent_reuse_count.unwrap_or(16),
+        idle_timeout: *args.idle_instance_timeout,
+    };
+    let loaded = pool::compile(
         &args.component,
         args.max_concurrency,
         args.instance.max_memory_bytes(),
     )?;
-    match component::kind(&engine, &component) {
+    match component::kind(&loaded.engine, &loaded.component) {
         Kind::HttpHandler => {}
         Kind::Command => bail!(
-            "{} is a command (it exports wasi:cli/run, not wasi:http/incoming-handler); run it with `wasmkv run {}`",
+            "{} is a command (it exports wasi:cli/run, not an HTTP handler); run it with `wasmkv run {}`",
             args.component.display(),
             args.component.display()
         ),
         Kind::Other => bail!(
-            "{} exports no wasi:http/incoming-handler@0.2.x, so there is nothing to serve; build it as an HTTP handler (the wasi:http/proxy world), or run a command with `wasmkv run`",
+            "{} exports neither wasi:http/incoming-handler@0.2.x nor wasi:http/handler@0.3.x, so there is nothing to serve; build it as an HTTP handler (the wasi:http/proxy or wasi:http/service world), or run a command with `wasmkv run`",
             args.component.display()
         ),
     }
+    if loaded.generation == Generation::P2
+        && (args.max_instance_reuse_count.is_some_and(|n| n > 1)
+            || args
+                .max_instance_concurrent_reuse_count
+                .is_some_and(|n| n > 1))
+    {
+        tracing::warn!(
+            target: "wasmkv::serve",
+            "{} is a WASI 0.2 handler: each request gets a fresh instance, and the --max-instance-* reuse flags apply to WASI 0.3 handlers only",
+            args.component.display()
+        );
+    }
 
     let kv = setup.build_engine().await?;
-    let mut linker = Linker::<Host>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    let options = LinkOptions::default()
-        .component(&engine, &component)
-        .engine(&kv);
-    wasmkv_host::add_to_linker_with(&mut linker, options)?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
-    let pre = ProxyPre::new(pre)
-        .map_err(|e| component::link_error(&args.component, &engine, &component, e.into()))?;
-
-    let handler = Arc::new(handler::Handler::new(
-        pre,
+    let linker = linking::linker(&loaded, &kv)?;
+    let pre = linking::instantiate_pre(&args.component, &loaded, &linker)?;
+    let instance_setup = Arc::new(InstanceSetup::new(
+        loaded.engine.clone(),
         kv,
         args.instance.clone(),
         outbound,
-        args.timeout.map(|t| *t),
+    ));
+    let timeout = args.timeout.map(|t| *t);
+    let link_error = |e: wasmtime::Error| linking::link_error(&args.component, &loaded, e.into());
+    let instances = match loaded.generation {
+        Generation::P2 => {
+            let pre = ProxyPre::new(pre).map_err(link_error)?;
+            let fresh = FreshInstances::new(pre, instance_setup);
+            fresh
+                .check_instantiates()
+                .await
+                .map_err(|e| linking::link_error(&args.component, &loaded, e))?;
+            Instances::Fresh(fresh)
+        }
+        Generation::P3 => {
+            let pre = ServicePre::new(pre).map_err(link_error)?;
+            let reused = ReusedInstances::new(pre, instance_setup, reuse, timeout);
+            reused
+                .check_instantiates()
+                .await
+                .map_err(|e| linking::link_error(&args.component, &loaded, e))?;
+            Instances::Reused(reused)
+        }
+    };
+    tracing::info!(
+        target: "wasmkv::serve",
+        "{} is a {} handler: {}",
+        args.component.display(),
+        loaded.generation.wasi(),
+        match loaded.generation {
+            Generation::P2 => "a fresh instance per request".to_string(),
+            Generation::P3 => format!(
+                "instances reused for up to {} requests, {} at once, kept {} when idle",
+                reuse.max_requests,
+                reuse.max_concurrent,
+                humantime::format_duration(reuse.idle_timeout)
+            ),
+        }
+    );
+    let handler = Arc::new(Handler::new(
+        instances,
+        timeout,
         admission::Admission::new(args.max_concurrency, args.max_queued),
     ));
-    handler
-        .check_instantiates()
-        .await
-        .map_err(|e| component::link_error(&args.component, &engine, &component, e))?;
 
     // One ticker for the engine, however many requests run.
-    component::start_epoch_ticker(&engine)?;
+    component::start_epoch_ticker(&loaded.engine)?;
 
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await

@@ -5,10 +5,9 @@
 
 use std::path::Path;
 
-use wasmtime::component::Component;
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::component;
+use crate::component::{self, Loaded};
 
 /// Room per request for the core instances, memories and tables a
 /// component made by the usual toolchains holds (its module, the WASI
@@ -17,33 +16,29 @@ const CORE_INSTANCES_PER_REQUEST: u32 = 16;
 const MEMORIES_PER_REQUEST: u32 = 2;
 const TABLES_PER_REQUEST: u32 = 8;
 
-/// Compiles `path` for an engine that can run `concurrency` instances at
-/// once (plus one to check it instantiates at startup). Always
-/// interruptible: every guest yields at each epoch tick, so a request past
-/// --timeout can be stopped and, at shutdown, a guest that never returns
-/// cannot hold the process open.
-pub fn compile(
-    path: &Path,
-    concurrency: u32,
-    max_memory: Option<usize>,
-) -> anyhow::Result<(Engine, Component)> {
-    let mut config = component::base_config(true);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
-        concurrency.saturating_add(1),
-        max_memory,
-    )));
-    let engine = match Engine::new(&config) {
-        Ok(engine) => engine,
-        Err(e) => {
-            tracing::info!(
-                target: "wasmkv::serve",
-                "the pooling allocator is not available here ({e}); instances are allocated on demand"
-            );
-            Engine::new(&component::base_config(true))?
+/// Compiles `path` for an engine of its generation that can run
+/// `concurrency` instances at once (plus one to check it instantiates at
+/// startup). Always interruptible: every guest yields at each epoch tick, so
+/// a request past --timeout can be stopped and, at shutdown, a guest that
+/// never returns cannot hold the process open.
+pub fn compile(path: &Path, concurrency: u32, max_memory: Option<usize>) -> anyhow::Result<Loaded> {
+    component::load(path, |generation| {
+        let mut config = component::base_config(true, generation);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+            concurrency.saturating_add(1),
+            max_memory,
+        )));
+        match Engine::new(&config) {
+            Ok(engine) => Ok(engine),
+            Err(e) => {
+                tracing::info!(
+                    target: "wasmkv::serve",
+                    "the pooling allocator is not available here ({e}); instances are allocated on demand"
+                );
+                Ok(Engine::new(&component::base_config(true, generation))?)
+            }
         }
-    };
-    let component = component::load(&engine, path)?;
-    Ok((engine, component))
+    })
 }
 
 fn pooling(instances: u32, max_memory: Option<usize>) -> PoolingAllocationConfig {

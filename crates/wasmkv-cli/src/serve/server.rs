@@ -1,24 +1,31 @@
-//! The listener: HTTP/1.1 with keep-alive on every accepted connection,
-//! until SIGINT or SIGTERM; then no new connections, in-flight requests
-//! finish (bounded by `--shutdown-timeout`), and the stores are closed.
+//! The listener: HTTP/1.1 with keep-alive on every accepted connection, at
+//! most `--max-concurrent-connections` at once, each closed when idle or
+//! slow to send a request (see `connections`), until SIGINT or SIGTERM;
+//! then no new connections, in-flight requests and the work of reused
+//! instances finish (bounded by `--shutdown-timeout`), and the stores are
+//! closed.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Semaphore;
 
 use crate::exit;
-use crate::serve::handler::Handler;
+use crate::serve::connections::{Activity, ConnectionLimits, Watched};
+use crate::serve::handler::{Handler, Instances};
 
 /// Serves `listener` until a signal, then shuts down; returns the exit code.
 pub async fn serve(
     listener: TcpListener,
     handler: Arc<Handler>,
+    limits: ConnectionLimits,
     shutdown_timeout: Duration,
 ) -> i32 {
     let (mut interrupt, mut terminate) = match (
@@ -40,7 +47,15 @@ pub async fn serve(
     }
 
     let graceful = GracefulShutdown::new();
+    let connection_slots = Arc::new(Semaphore::new(limits.max_connections));
     let signal_name = loop {
+        // At the cap, further connections wait in the kernel's accept queue.
+        let slot = tokio::select! {
+            slot = connection_slots.clone().acquire_owned() => slot,
+            _ = interrupt.recv() => break "SIGINT",
+            _ = terminate.recv() => break "SIGTERM",
+        };
+        let Ok(slot) = slot else { break "shutdown" };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -53,15 +68,39 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                let service = hyper::service::service_fn(move |request| handler.clone().handle(request));
+                let activity = Activity::new();
+                let service = {
+                    let (handler, activity) = (handler.clone(), activity.clone());
+                    hyper::service::service_fn(move |request| {
+                        let in_flight = activity.request_begins();
+                        let handler = handler.clone();
+                        async move {
+                            let response = handler.handle(request).await?;
+                            // The connection is busy until this body is done.
+                            Ok::<_, std::convert::Infallible>(response.map(|body| {
+                                body.map_frame(move |frame| {
+                                    let _until_the_body_is_dropped = &in_flight;
+                                    frame
+                                })
+                            }))
+                        }
+                    })
+                };
                 let connection = http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
+                    .serve_connection(TokioIo::new(Watched::new(stream, activity.clone())), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(target: "wasmkv::serve", "connection from {peer}: {e}");
+                    let _slot = slot;
+                    tokio::select! {
+                        result = connection => {
+                            if let Err(e) = result {
+                                tracing::debug!(target: "wasmkv::serve", "connection from {peer}: {e}");
+                            }
+                        }
+                        _ = activity.expired(limits) => {
+                            tracing::debug!(target: "wasmkv::serve", "connection from {peer}: closed, idle or slow to send its request past --idle-timeout/--header-read-timeout");
+                        }
                     }
                 });
             }
@@ -80,7 +119,10 @@ pub async fn serve(
         .await
         .is_ok();
     // A handler may go on working after its response has been sent.
-    let busy = handler.admission().drain(deadline).await;
+    let mut busy = handler.admission().drain(deadline).await;
+    if let Instances::Reused(reused) = handler.instances() {
+        busy += reused.drain(deadline).await;
+    }
     if !connections_done || busy > 0 {
         tracing::warn!(
             target: "wasmkv::serve",

@@ -1,0 +1,53 @@
+//! What every instance `serve` makes gets, whichever generation: its WASI
+//! context, the keyvalue engine, the outbound policy and the guest limits.
+
+use wasmkv_engine::Engine as KvEngine;
+use wasmtime::{Engine, Store};
+
+use crate::cli::InstanceArgs;
+use crate::host::{self, Host};
+use crate::outbound::OutboundPolicy;
+
+/// Makes the store of one instance; shared by every request.
+pub struct InstanceSetup {
+    engine: Engine,
+    kv: KvEngine,
+    instance: InstanceArgs,
+    outbound: OutboundPolicy,
+}
+
+impl InstanceSetup {
+    /// Stores on `engine`, every one on the stores of `kv`.
+    pub fn new(
+        engine: Engine,
+        kv: KvEngine,
+        instance: InstanceArgs,
+        outbound: OutboundPolicy,
+    ) -> Self {
+        Self {
+            engine,
+            kv,
+            instance,
+            outbound,
+        }
+    }
+
+    /// A fresh store for one instance, with the guest's limits applied.
+    pub fn new_store(&self) -> anyhow::Result<Store<Host>> {
+        let mut wasi = host::wasi_builder(&self.instance)?;
+        wasi.inherit_stdout().inherit_stderr();
+        let state = Host::new(
+            self.kv.clone(),
+            &self.instance,
+            wasi.build(),
+            self.outbound.clone(),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|host| &mut host.memory);
+        // Each epoch tick ends the guest's slice, so a guest spinning in wasm
+        // yields: its request's deadline, or shutdown, can then stop it.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+}
