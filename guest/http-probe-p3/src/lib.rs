@@ -3,14 +3,17 @@
 //! - `/ok`: 200 `ok`
 //! - `/trap`: traps (a Rust panic is `unreachable`)
 //! - `/sleep?ms=N`: awaits the host clock for N ms (other requests on the
-//!   instance go on meanwhile), then 200 `slept N`
+//!   instance go on meanwhile), then 200 `slept N as request K`, K this
+//!   request's number on its instance (as `/state` counts)
 //! - `/spin`: loops in wasm forever
 //! - `/state`: counts the requests this instance has seen, in a static:
 //!   the same instance answers 1, 2, 3, …; a fresh one starts at 1
 //! - `/incr?key=K`: increments K in bucket `default`, answers the count
+//! - `/hoard?mb=N`: allocates N MiB and keeps it for the instance's life
 //! - `/outbound?url=URL`: GETs URL through `wasi:http/client@0.3`; 200 with
 //!   its status and body, or 502 with the error code
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmkv_guest::Bucket;
@@ -18,6 +21,7 @@ use wasmkv_guest::p3::wasip3;
 use wasmkv_guest::p3::{Handler, Request, Response};
 
 static SEEN: AtomicU64 = AtomicU64::new(0);
+static HOARD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 struct Probe;
 
@@ -31,8 +35,9 @@ impl Handler for Probe {
                     .query("ms")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0);
+                let number = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
                 wasip3::clocks::monotonic_clock::wait_for(ms * 1_000_000).await;
-                Response::text(200, format!("slept {ms}\n"))
+                Response::text(200, format!("slept {ms} as request {number}\n"))
             }
             "/spin" => {
                 let mut n: u64 = 0;
@@ -43,6 +48,17 @@ impl Handler for Probe {
             "/state" => {
                 let seen = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
                 Response::text(200, format!("{seen}\n"))
+            }
+            "/hoard" => {
+                let mb: usize = request
+                    .query("mb")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut hoard = HOARD.lock().unwrap_or_else(|e| e.into_inner());
+                for _ in 0..mb {
+                    hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+                }
+                Response::text(200, format!("holding {} MiB\n", hoard.len()))
             }
             "/incr" => {
                 let key = request.query("key").unwrap_or("probe").to_string();

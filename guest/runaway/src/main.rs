@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use wasmkv_guest::Bucket;
 
-fn main() {
+pub fn main() {
     let what = std::env::args().nth(1).unwrap_or_default();
     match what.as_str() {
         // A busy loop that never calls the host.

@@ -48,6 +48,46 @@ fn conformance(store: &str) -> String {
     run_suite(&SEED, store)
 }
 
+/// A suite's checks built as a WASI 0.3 command (`NAME_p3`, the same source
+/// exported as `wasi:cli/run@0.3`): every version links for 0.3 components.
+fn p3(suite: &Suite) -> Suite {
+    let component = format!("{}_p3", suite.component.replace('-', "_"));
+    Suite {
+        component: Box::leak(component.into_boxed_str()),
+        grants: suite.grants,
+        min_checks: suite.min_checks,
+    }
+}
+
+/// Every suite as a 0.3 command on one store, one after the other.
+fn p3_suites(store: &str) {
+    for suite in [&SEED, &DRAFT, &DRAFT2, &DRAFT2_SPIN] {
+        run_suite(&p3(suite), store);
+    }
+}
+
+#[test]
+fn p3_commands_on_memory() {
+    p3_suites("default=memory:");
+}
+
+#[test]
+fn p3_commands_on_sqlite() {
+    p3_suites("default=sqlite:kv.db");
+}
+
+#[test]
+fn p3_commands_on_redis() {
+    let server = RedisServer::start();
+    p3_suites(&format!("default={}", server.url()));
+}
+
+#[test]
+fn p3_commands_on_redis_cluster() {
+    let cluster = RedisCluster::start();
+    p3_suites(&format!("default={}", cluster.url()));
+}
+
 fn run_suite(suite: &Suite, store: &str) -> String {
     let dir = workdir();
     let comp = component(suite.component);

@@ -15,6 +15,8 @@ mod immediate_linking;
 mod large_values;
 mod processes;
 mod redis;
+mod run_p3;
 mod serve;
+mod serve_p3;
 mod versions;
 mod wasmtime_compat;

@@ -11,11 +11,12 @@ use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 const CONCURRENT: usize = 200;
 
-/// 200 concurrent hits on one path: every answer is a distinct count from
-/// 1 to 200 (each increment atomic, none lost), and the next hit is 201.
-fn counts_concurrent_hits_exactly(store_flags: &[&str]) {
+/// 200 concurrent hits on one path to `counter` (`http_counter` or its
+/// 0.3 twin): every answer is a distinct count from 1 to 200 (each
+/// increment atomic, none lost), and the next hit is 201.
+pub fn counts_concurrent_hits_exactly_with(counter: &str, store_flags: &[&str]) {
     let dir = workdir();
-    let server = Server::start(dir.path(), "http_counter", store_flags);
+    let server = Server::start(dir.path(), counter, store_flags);
     runtime().block_on(async {
         let answers = get_concurrently(server.addr(), "/hits", CONCURRENT).await;
         let mut counts = BTreeSet::new();
@@ -27,6 +28,10 @@ fn counts_concurrent_hits_exactly(store_flags: &[&str]) {
         assert_eq!(counts, expected, "each hit must see its own count");
         assert_eq!(get(server.addr(), "/hits").await, (200, "201\n".into()));
     });
+}
+
+fn counts_concurrent_hits_exactly(store_flags: &[&str]) {
+    counts_concurrent_hits_exactly_with("http_counter", store_flags);
 }
 
 #[test]
@@ -82,11 +87,16 @@ fn count_survives_a_restart_on_redis() {
     count_survives_a_restart(workdir().path(), &["--store", &store]);
 }
 
-/// Two servers on one store, 100 concurrent hits each at the same time:
-/// the total is exact, and the store (read by `wasmkv kv`) agrees.
-fn two_servers_share_one_store(dir: &std::path::Path, store_flags: &[&str]) {
-    let a = Server::start(dir, "http_counter", store_flags);
-    let b = Server::start(dir, "http_counter", store_flags);
+/// Two servers on one store, serving `counters` (the same handler, or a
+/// 0.2 and a 0.3 one), 100 concurrent hits each at the same time: the total
+/// is exact, and the store (read by `wasmkv kv`) agrees.
+pub fn two_servers_share_one_store_with(
+    counters: [&str; 2],
+    dir: &std::path::Path,
+    store_flags: &[&str],
+) {
+    let a = Server::start(dir, counters[0], store_flags);
+    let b = Server::start(dir, counters[1], store_flags);
     runtime().block_on(async {
         let (from_a, from_b) = tokio::join!(
             get_concurrently(a.addr(), "/shared", CONCURRENT / 2),
@@ -110,6 +120,10 @@ fn two_servers_share_one_store(dir: &std::path::Path, store_flags: &[&str]) {
     args.extend_from_slice(&["get", "default", "hits:/shared"]);
     let stored = run(dir, &args).success();
     assert_eq!(stored.stdout, CONCURRENT.to_string());
+}
+
+fn two_servers_share_one_store(dir: &std::path::Path, store_flags: &[&str]) {
+    two_servers_share_one_store_with(["http_counter", "http_counter"], dir, store_flags);
 }
 
 #[test]
