@@ -102,7 +102,12 @@ impl Guests {
     /// linked for it as `wasmkv run` links a component for its engine.
     pub fn build(repo: &Path, draft_engine: &KvEngine) -> anyhow::Result<Self> {
         let dir = build_packages(repo, &["bench-seed", "bench-draft"])?;
-        let engine = Engine::default();
+        // As `wasmkv run` builds the engine for a 0.2 component: without
+        // concurrency support, whose per-call task bookkeeping 0.2 guests
+        // do not need.
+        let mut config = wasmtime::Config::new();
+        config.concurrency_support(false);
+        let engine = Engine::new(&config)?;
         let load = |name: &str| {
             Component::from_file(&engine, dir.join(format!("{name}.wasm")))
                 .map_err(anyhow::Error::from)

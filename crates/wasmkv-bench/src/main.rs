@@ -60,15 +60,18 @@ struct Args {
     #[arg(long, value_name = "N")]
     at_once: Option<usize>,
     /// Run the HTTP rows instead: `wasmkv serve` and a host wired as
-    /// `wasmtime serve -S keyvalue`, serving guest/bench-http, driven by wrk.
+    /// `wasmtime serve -S keyvalue`, serving guest/bench-http (0.2), and
+    /// guest/bench-http-p3 (0.3) under `wasmkv serve` and the wasmtime CLI's
+    /// `wasmtime serve`, driven by wrk.
     #[arg(long)]
     http: bool,
     /// Whole seconds per HTTP measurement (default 1 quick, 3 full).
     #[arg(long, value_name = "S")]
     http_seconds: Option<u64>,
     /// The wasmtime CLI that the `wasmtime-run` rows run bench-draft under
-    /// (`wasmtime run -S keyvalue`), next to `wasmkv run`; without it on
-    /// PATH those rows are skipped.
+    /// (`wasmtime run -S keyvalue`), next to `wasmkv run`, and that serves
+    /// the 0.3 HTTP rows' `wasmtime serve 0.3`; without it on PATH those
+    /// rows are skipped.
     #[arg(long, value_name = "PATH", default_value = "wasmtime")]
     wasmtime_cli: PathBuf,
     /// Internal: serve COMPONENT as `wasmtime serve -S keyvalue` would (the
@@ -390,9 +393,12 @@ async fn http_main(args: &Args, rounds: usize) -> anyhow::Result<()> {
     if !redis {
         println!("Redis rows skipped (--no-redis, or redis-server not installed)");
     }
+    let wasmtime = which(&args.wasmtime_cli);
     let started = Instant::now();
-    let rows =
-        tokio::task::spawn_blocking(move || http::run(&repo, rounds, seconds, redis)).await??;
+    let rows = tokio::task::spawn_blocking(move || {
+        http::run(&repo, rounds, seconds, redis, wasmtime.as_deref())
+    })
+    .await??;
     report::print_tables(&rows);
     let targets = report::http_targets(&rows);
     report::print_targets(&targets);

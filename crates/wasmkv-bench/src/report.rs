@@ -10,6 +10,10 @@ use crate::workload::Row;
 fn comparison(row: &Row) -> &'static str {
     match (row.name.as_str(), row.backend.as_str()) {
         ("wasmkv-run" | "wasmtime-run", _) => "wasmtime-run",
+        ("wasmkv serve 0.3" | "wasmtime serve 0.3", _) => "wasmtime serve 0.3",
+        ("wasmkv serve" | "wasmkv serve, log off" | "wasmtime-serve-style", _) => {
+            "wasmtime-serve-style"
+        }
         (_, "memory") => "wasmtime-wasi-keyvalue",
         (_, "sqlite") => "spin-style",
         _ => "redis-benchmark",
@@ -219,16 +223,40 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
             }
         }
     }
-    let ours = "wasmkv serve";
-    let one = get(rows, ours, "sqlite", "http-incr", 0, 1);
-    let many = get(rows, ours, "sqlite", "http-incr", 0, 64);
-    if let (Some(one), Some(many)) = (one, many) {
-        out.push(Target {
-            label: "HTTP durable increment, sqlite: 64 conn rate / 1 conn rate".into(),
-            value: many.ops_per_sec / one.ops_per_sec,
-            bound: 10.0,
-            at_most: false,
-        });
+    for route in ["http-fixed", "http-get"] {
+        let bytes = if route == "http-get" { 100 } else { 0 };
+        for c in [1, 16, 64] {
+            let a = get(rows, "wasmkv serve 0.3", "memory", route, bytes, c);
+            let b = get(rows, "wasmtime serve 0.3", "memory", route, bytes, c);
+            if let (Some(a), Some(b)) = (a, b) {
+                out.push(Target {
+                    label: format!("HTTP 0.3 {route}, {c} conn: wasmkv rate / wasmtime serve"),
+                    value: a.ops_per_sec / b.ops_per_sec,
+                    bound: 1.0,
+                    at_most: false,
+                });
+                out.push(Target {
+                    label: format!("HTTP 0.3 {route}, {c} conn: wasmkv p99 / wasmtime serve"),
+                    value: a.p99_ns / b.p99_ns,
+                    bound: 1.2,
+                    at_most: true,
+                });
+            }
+        }
+    }
+    for (ours, label) in [("wasmkv serve", "0.2"), ("wasmkv serve 0.3", "0.3")] {
+        let one = get(rows, ours, "sqlite", "http-incr", 0, 1);
+        let many = get(rows, ours, "sqlite", "http-incr", 0, 64);
+        if let (Some(one), Some(many)) = (one, many) {
+            out.push(Target {
+                label: format!(
+                    "HTTP {label} durable increment, sqlite: 64 conn rate / 1 conn rate"
+                ),
+                value: many.ops_per_sec / one.ops_per_sec,
+                bound: 10.0,
+                at_most: false,
+            });
+        }
     }
     out
 }

@@ -73,6 +73,7 @@ fn main() {
     let (writer, flush_on_drop) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(output::LogSink::stderr());
+    output::set_log_writer(writer.clone());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WASMKV_LOG")

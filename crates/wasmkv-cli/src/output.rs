@@ -6,6 +6,9 @@
 //! write error is reported and gives [`exit::OUTPUT_FAILED`].
 
 use std::io::{self, Write};
+use std::sync::OnceLock;
+
+use tracing_appender::non_blocking::NonBlocking;
 
 use crate::exit;
 
@@ -75,5 +78,23 @@ impl Write for LogSink {
     fn flush(&mut self) -> io::Result<()> {
         let _ = self.0.flush();
         Ok(())
+    }
+}
+
+/// The log's writer (a thread of its own behind a queue), for lines that
+/// are written without `tracing`'s formatting: the access log.
+static LOG_WRITER: OnceLock<NonBlocking> = OnceLock::new();
+
+/// Gives [`log_line`] the writer the log itself uses, so both kinds of
+/// line share one queue and one order.
+pub fn set_log_writer(writer: NonBlocking) {
+    let _ = LOG_WRITER.set(writer);
+}
+
+/// Queues one ready-made log line (with its newline); dropped when the
+/// writer is not set or its thread is gone.
+pub fn log_line(line: &[u8]) {
+    if let Some(writer) = LOG_WRITER.get() {
+        let _ = writer.clone().write_all(line);
     }
 }

@@ -23,6 +23,8 @@
 
 use std::io::{Read, Write};
 
+use crate::http_common::{Target, method_name};
+
 pub use wasip2;
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -35,50 +37,29 @@ pub const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 /// An incoming request, as a handler sees it.
 pub struct Request {
     inner: IncomingRequest,
-    path_and_query: String,
+    target: Target,
 }
 
 impl Request {
     /// Wraps the request `wasi:http` handed to the component.
     pub fn new(inner: IncomingRequest) -> Self {
-        let path_and_query = inner.path_with_query().unwrap_or_else(|| "/".to_string());
-        Self {
-            inner,
-            path_and_query,
-        }
+        let target = Target::new(inner.path_with_query());
+        Self { inner, target }
     }
 
     /// The method, upper case (`GET`, `POST`, …).
     pub fn method(&self) -> String {
-        match self.inner.method() {
-            Method::Get => "GET".into(),
-            Method::Head => "HEAD".into(),
-            Method::Post => "POST".into(),
-            Method::Put => "PUT".into(),
-            Method::Delete => "DELETE".into(),
-            Method::Connect => "CONNECT".into(),
-            Method::Options => "OPTIONS".into(),
-            Method::Trace => "TRACE".into(),
-            Method::Patch => "PATCH".into(),
-            Method::Other(other) => other,
-        }
+        method_name!(Method, self.inner.method())
     }
 
     /// The path, without the query.
     pub fn path(&self) -> &str {
-        self.path_and_query
-            .split_once('?')
-            .map_or(&self.path_and_query, |(path, _)| path)
+        self.target.path()
     }
 
     /// The value of query parameter `name` (no percent-decoding).
     pub fn query(&self, name: &str) -> Option<&str> {
-        let (_, query) = self.path_and_query.split_once('?')?;
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
+        self.target.query(name)
     }
 
     /// Reads the whole request body, up to [`MAX_REQUEST_BODY`] bytes.
@@ -108,43 +89,14 @@ impl Request {
     }
 }
 
-/// A whole response: status, content type and body.
-pub struct Response {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
+pub use crate::http_common::Response;
 
 impl Response {
-    /// A `text/plain` response.
-    pub fn text(status: u16, body: impl Into<String>) -> Self {
-        Self {
-            status,
-            content_type: "text/plain; charset=utf-8".into(),
-            body: body.into().into_bytes(),
-        }
-    }
-
-    /// A response with any content type.
-    pub fn bytes(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Self {
-            status,
-            content_type: content_type.into(),
-            body: body.into(),
-        }
-    }
-
     /// Sends this response through `out`. Returns an error when the client
     /// has gone or the host refused the response.
     pub fn send(self, out: ResponseOutparam) -> std::io::Result<()> {
-        let headers = Fields::from_list(&[
-            ("content-type".to_string(), self.content_type.into_bytes()),
-            (
-                "content-length".to_string(),
-                self.body.len().to_string().into_bytes(),
-            ),
-        ])
-        .map_err(|e| std::io::Error::other(format!("bad response header: {e:?}")))?;
+        let headers = Fields::from_list(&self.headers())
+            .map_err(|e| std::io::Error::other(format!("bad response header: {e:?}")))?;
         let response = OutgoingResponse::new(headers);
         response
             .set_status_code(self.status)

@@ -22,6 +22,8 @@ mod bucket;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "http", feature = "p3"))]
+mod http_common;
 #[cfg(feature = "p3")]
 pub mod p3;
 mod stream;

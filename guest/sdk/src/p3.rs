@@ -32,6 +32,8 @@ pub use wasip3;
 use wasip3::http::types::{Fields, Method, Request as WasiRequest, Response as WasiResponse};
 use wasip3::{wit_future, wit_stream};
 
+use crate::http_common::{Target, method_name};
+
 /// The most request body bytes [`Request::body`] reads; more is an error,
 /// so a client cannot make a handler hold an unbounded body.
 pub const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
@@ -39,52 +41,29 @@ pub const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 /// An incoming request, as a handler sees it.
 pub struct Request {
     inner: WasiRequest,
-    path_and_query: String,
+    target: Target,
 }
 
 impl Request {
     /// Wraps the request `wasi:http` handed to the component.
     pub fn new(inner: WasiRequest) -> Self {
-        let path_and_query = inner
-            .get_path_with_query()
-            .unwrap_or_else(|| "/".to_string());
-        Self {
-            inner,
-            path_and_query,
-        }
+        let target = Target::new(inner.get_path_with_query());
+        Self { inner, target }
     }
 
     /// The method, upper case (`GET`, `POST`, …).
     pub fn method(&self) -> String {
-        match self.inner.get_method() {
-            Method::Get => "GET".into(),
-            Method::Head => "HEAD".into(),
-            Method::Post => "POST".into(),
-            Method::Put => "PUT".into(),
-            Method::Delete => "DELETE".into(),
-            Method::Connect => "CONNECT".into(),
-            Method::Options => "OPTIONS".into(),
-            Method::Trace => "TRACE".into(),
-            Method::Patch => "PATCH".into(),
-            Method::Other(other) => other,
-        }
+        method_name!(Method, self.inner.get_method())
     }
 
     /// The path, without the query.
     pub fn path(&self) -> &str {
-        self.path_and_query
-            .split_once('?')
-            .map_or(&self.path_and_query, |(path, _)| path)
+        self.target.path()
     }
 
     /// The value of query parameter `name` (no percent-decoding).
     pub fn query(&self, name: &str) -> Option<&str> {
-        let (_, query) = self.path_and_query.split_once('?')?;
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
+        self.target.query(name)
     }
 
     /// Reads the whole request body, up to [`MAX_REQUEST_BODY`] bytes.
@@ -112,43 +91,13 @@ impl Request {
     }
 }
 
-/// A whole response: status, content type and body.
-pub struct Response {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
+pub use crate::http_common::Response;
 
 impl Response {
-    /// A `text/plain` response.
-    pub fn text(status: u16, body: impl Into<String>) -> Self {
-        Self::bytes(
-            status,
-            "text/plain; charset=utf-8",
-            body.into().into_bytes(),
-        )
-    }
-
-    /// A response with any content type.
-    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            content_type: content_type.to_string(),
-            body,
-        }
-    }
-
     /// The `wasi:http` response. Its body is written by a task of the
     /// component's own once the host starts reading it.
     pub fn into_wasi(self) -> WasiResponse {
-        let headers = Fields::from_list(&[
-            ("content-type".to_string(), self.content_type.into_bytes()),
-            (
-                "content-length".to_string(),
-                self.body.len().to_string().into_bytes(),
-            ),
-        ])
-        .unwrap_or_else(|_| Fields::new());
+        let headers = Fields::from_list(&self.headers()).unwrap_or_else(|_| Fields::new());
         let (mut body_tx, body_rx) = wit_stream::new();
         let (trailers_tx, trailers_rx) = wit_future::new(|| Ok(None));
         let (response, _sent) = WasiResponse::new(headers, Some(body_rx), trailers_rx);

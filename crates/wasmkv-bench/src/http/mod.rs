@@ -1,7 +1,10 @@
 //! The HTTP rows: `wasmkv serve` (the real binary, on memory, SQLite and
 //! Redis) beside a host wired as `wasmtime serve -S keyvalue` wires it, all
-//! serving the same `guest/bench-http` component, driven by `wrk` at 1, 16
-//! and 64 connections, interleaved round by round.
+//! serving the same `guest/bench-http` component (WASI 0.2); and the same
+//! routes as a WASI 0.3 handler (`guest/bench-http-p3`) under `wasmkv
+//! serve` and the real `wasmtime serve` (when a wasmtime CLI is given),
+//! with instance reuse. Driven by `wrk` at 1, 16 and 64 connections,
+//! interleaved round by round.
 
 mod load;
 pub mod wasmtime_style_host;
@@ -69,17 +72,31 @@ pub(crate) fn pinned(core: usize, program: impl AsRef<std::ffi::OsStr>) -> Comma
     }
 }
 
-/// Builds the `wasmkv` binary and the bench-http component (release).
-fn build(repo: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+/// The `wasmkv` binary and the bench-http components (release).
+struct Built {
+    wasmkv: PathBuf,
+    p2: PathBuf,
+    p3: PathBuf,
+}
+
+fn build(repo: &Path) -> anyhow::Result<Built> {
     let wasmkv = crate::cli_runs::build_wasmkv(repo)?;
-    let guests = crate::guest::build_packages(repo, &["bench-http"])?;
-    Ok((wasmkv, guests.join("bench_http.wasm")))
+    let guests = crate::guest::build_packages(repo, &["bench-http", "bench-http-p3"])?;
+    Ok(Built {
+        wasmkv,
+        p2: guests.join("bench_http.wasm"),
+        p3: guests.join("bench_http_p3.wasm"),
+    })
 }
 
 /// The two ways `wasmkv serve` is measured: as started (access log on) and
 /// with `WASMKV_LOG=warn`, which shows what the access log costs.
 const WASMKV: &str = "wasmkv serve";
 const WASMKV_QUIET: &str = "wasmkv serve, log off";
+/// The 0.3 handler under `wasmkv serve`, and under the wasmtime CLI.
+pub const WASMKV_P3: &str = "wasmkv serve 0.3";
+/// The 0.3 handler under the real `wasmtime serve -S keyvalue`.
+pub const WASMTIME_P3: &str = "wasmtime serve 0.3";
 
 fn start_wasmkv(
     wasmkv: &Path,
@@ -114,6 +131,40 @@ fn start_wasmkv(
         bail!("seeding {backend} failed: {status} {body}");
     }
     Ok(served)
+}
+
+/// `wasmtime serve -S cli -S keyvalue` on the 0.3 handler, its in-memory
+/// store given the value `/get` reads.
+fn start_wasmtime_cli(wasmtime: &Path, component: &Path) -> anyhow::Result<Served> {
+    let seed = format!(
+        "keyvalue-in-memory-data=bench-value={}",
+        "x".repeat(VALUE_BYTES)
+    );
+    let mut child = pinned(SERVER_CORE, wasmtime)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "-S",
+            "cli",
+            "-S",
+            "keyvalue",
+            "-S",
+        ])
+        .arg(seed)
+        .arg(component)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start wasmtime serve")?;
+    let addr = address_from(child.stderr.take().unwrap(), "Serving HTTP on http://")?;
+    Ok(Served {
+        name: WASMTIME_P3,
+        backend: "memory",
+        addr,
+        child,
+    })
 }
 
 fn start_wasmtime_style(component: &Path) -> anyhow::Result<Served> {
@@ -152,34 +203,60 @@ fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
     Ok((status, body))
 }
 
-/// Runs every HTTP row, `rounds` times interleaved, `seconds` per run.
-pub fn run(repo: &Path, rounds: usize, seconds: u64, redis: bool) -> anyhow::Result<Vec<Row>> {
-    let (wasmkv, component) = build(repo)?;
+/// Which routes each server is measured on: the fixed body needs one
+/// server per host; `get` every store; `incr` the stores that persist (the
+/// wasmtime hosts keep a map per instance, so their counts mean nothing).
+fn routes(server: &Served) -> &'static [&'static str] {
+    match (server.name, server.backend) {
+        (WASMKV, "memory") => &["fixed", "get", "incr"],
+        (WASMKV, _) => &["get", "incr"],
+        (WASMKV_QUIET, _) => &["get"],
+        (WASMKV_P3, "memory") => &["fixed", "get"],
+        (WASMKV_P3, _) => &["incr"],
+        _ => &["fixed", "get"],
+    }
+}
+
+/// Runs every HTTP row, `rounds` times interleaved, `seconds` per run;
+/// the 0.3 rows under `wasmtime serve` when `wasmtime` (a CLI) is given.
+pub fn run(
+    repo: &Path,
+    rounds: usize,
+    seconds: u64,
+    redis: bool,
+    wasmtime: Option<&Path>,
+) -> anyhow::Result<Vec<Row>> {
+    let built = build(repo)?;
     let dir = tempfile::tempdir()?;
     let redis_server = if redis {
         Some(RedisServer::start())
     } else {
         None
     };
-    let start = |name, store| start_wasmkv(&wasmkv, &component, name, store, dir.path());
+    let p2 = |name, store| start_wasmkv(&built.wasmkv, &built.p2, name, store, dir.path());
+    let p3 = |store| start_wasmkv(&built.wasmkv, &built.p3, WASMKV_P3, store, dir.path());
     let mut servers = vec![
-        start(WASMKV, ("memory", "memory:"))?,
-        start(WASMKV_QUIET, ("memory", "memory:"))?,
-        start(WASMKV, ("sqlite", "sqlite:bench.db"))?,
+        p2(WASMKV, ("memory", "memory:"))?,
+        p2(WASMKV_QUIET, ("memory", "memory:"))?,
+        p2(WASMKV, ("sqlite", "sqlite:bench.db"))?,
     ];
     if let Some(redis) = &redis_server {
-        servers.push(start(WASMKV, ("redis", &redis.url()))?);
+        servers.push(p2(WASMKV, ("redis", &redis.url()))?);
     }
-    servers.push(start_wasmtime_style(&component)?);
+    servers.push(start_wasmtime_style(&built.p2)?);
+    servers.push(p3(("memory", "memory:"))?);
+    servers.push(p3(("sqlite", "sqlite:bench-p3.db"))?);
+    match wasmtime {
+        Some(wasmtime) => servers.push(start_wasmtime_cli(wasmtime, &built.p3)?),
+        None => eprintln!(
+            "[http] no wasmtime CLI (--wasmtime-cli): the `wasmtime serve 0.3` rows are skipped"
+        ),
+    }
 
     let mut cells = Vec::new();
     for route in ["fixed", "get", "incr"] {
         for (index, server) in servers.iter().enumerate() {
-            // The fixed body touches no store: one wasmkv backend is enough;
-            // the quiet server is there for the get comparison.
-            let fixed_elsewhere =
-                route == "fixed" && server.name == WASMKV && server.backend != "memory";
-            if fixed_elsewhere || (server.name == WASMKV_QUIET && route != "get") {
+            if !routes(server).contains(&route) {
                 continue;
             }
             for c in CONNECTIONS {
@@ -202,7 +279,7 @@ pub fn run(repo: &Path, rounds: usize, seconds: u64, redis: bool) -> anyhow::Res
     }
     // The durable counter saw every increment of every round.
     for server in &servers {
-        if server.name == WASMKV {
+        if routes(server).contains(&"incr") {
             let (status, body) = http_get(&server.addr, "/incr")?;
             if status != 200 || body.trim().parse::<u64>().unwrap_or(0) < 2 {
                 bail!(

@@ -60,6 +60,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // A 0.2 handler needs no concurrency support; off, as wasmkv serve
+    // has it for 0.2, so the two hosts differ only in what they link.
+    config.concurrency_support(false);
     // wasmtime serve uses the pooling allocator where it can.
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(
         PoolingAllocationConfig::default(),

@@ -5,6 +5,7 @@
 //! (slowloris) would hold file descriptors and memory forever.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -38,11 +39,17 @@ struct Phase {
 }
 
 /// One connection's activity, shared by its reader, its requests and its
-/// watchdog.
+/// watchdog. The watchdog wakes on its own at the earliest moment the
+/// connection could be due and looks again; only a request that ends
+/// while the watchdog waits for it wakes it, so a busy keep-alive
+/// connection costs about one wake-up per `--idle-timeout`, not one per
+/// request.
 #[derive(Debug)]
 pub struct Activity {
     phase: Mutex<Phase>,
-    changed: Notify,
+    /// The watchdog waits for the requests in flight to end.
+    parked: AtomicBool,
+    ended: Notify,
 }
 
 impl Activity {
@@ -54,7 +61,8 @@ impl Activity {
                 idle_since: Instant::now(),
                 request_started: None,
             }),
-            changed: Notify::new(),
+            parked: AtomicBool::new(false),
+            ended: Notify::new(),
         })
     }
 
@@ -62,19 +70,15 @@ impl Activity {
         if let Ok(mut phase) = self.phase.lock() {
             change(&mut phase);
         }
-        self.changed.notify_one();
     }
 
     /// Bytes arrived: when none was expected, a request has begun.
     fn read_some(&self) {
-        let Ok(mut phase) = self.phase.lock() else {
-            return;
-        };
-        if phase.in_flight == 0 && phase.request_started.is_none() {
-            phase.request_started = Some(Instant::now());
-            drop(phase);
-            self.changed.notify_one();
-        }
+        self.update(|phase| {
+            if phase.in_flight == 0 && phase.request_started.is_none() {
+                phase.request_started = Some(Instant::now());
+            }
+        });
     }
 
     /// A request's headers are in: it is now the handler's, and the
@@ -102,19 +106,34 @@ impl Activity {
     }
 
     /// Resolves when the connection has been idle, or reading a request's
-    /// headers, for longer than `limits` allow.
+    /// headers, for longer than `limits` allow. Between looks it sleeps at
+    /// most `--header-read-timeout`: a request that begins while it sleeps
+    /// is due no sooner than that after it began, so no deadline is missed.
     pub async fn expired(&self, limits: ConnectionLimits) {
+        let sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(sleep);
         loop {
-            let changed = self.changed.notified();
+            let now = Instant::now();
+            let next_look = now + limits.header_read_timeout;
             match self.deadline(&limits) {
-                Some(deadline) if deadline <= Instant::now() => return,
+                Some(deadline) if deadline <= now => return,
                 Some(deadline) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(deadline) => {}
-                        _ = changed => {}
-                    }
+                    sleep.as_mut().reset(deadline.min(next_look));
+                    sleep.as_mut().await;
                 }
-                None => changed.await,
+                None => {
+                    self.parked.store(true, Ordering::SeqCst);
+                    // A request that ended before `parked` was seen set
+                    // did not notify: look once more before waiting.
+                    if self.deadline(&limits).is_none() {
+                        sleep.as_mut().reset(next_look);
+                        tokio::select! {
+                            _ = self.ended.notified() => {}
+                            _ = sleep.as_mut() => {}
+                        }
+                    }
+                    self.parked.store(false, Ordering::SeqCst);
+                }
             }
         }
     }
@@ -126,12 +145,17 @@ pub struct RequestInFlight(Arc<Activity>);
 
 impl Drop for RequestInFlight {
     fn drop(&mut self) {
+        let mut idle = false;
         self.0.update(|phase| {
             phase.in_flight = phase.in_flight.saturating_sub(1);
             if phase.in_flight == 0 {
                 phase.idle_since = Instant::now();
+                idle = true;
             }
         });
+        if idle && self.0.parked.load(Ordering::SeqCst) {
+            self.0.ended.notify_one();
+        }
     }
 }
 
@@ -239,5 +263,27 @@ mod tests {
         let done = Instant::now();
         drop(request);
         assert_eq!(waiter.await.unwrap() - done, LIMITS.idle_timeout);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_timeout_shorter_than_the_header_timeout_is_kept_after_a_request() {
+        let limits = ConnectionLimits {
+            idle_timeout: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            ..LIMITS
+        };
+        let activity = Activity::new();
+        let request = activity.request_begins();
+        let waiter = {
+            let activity = activity.clone();
+            tokio::spawn(async move {
+                activity.expired(limits).await;
+                Instant::now()
+            })
+        };
+        tokio::time::advance(Duration::from_millis(2500)).await;
+        let done = Instant::now();
+        drop(request);
+        assert_eq!(waiter.await.unwrap() - done, limits.idle_timeout);
     }
 }

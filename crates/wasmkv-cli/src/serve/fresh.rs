@@ -29,15 +29,6 @@ impl FreshInstances {
         Self { pre, setup }
     }
 
-    /// Instantiates the component for a throwaway store, so a component
-    /// that cannot be instantiated is a startup error, not a 500 on every
-    /// request.
-    pub async fn check_instantiates(&self) -> anyhow::Result<()> {
-        let mut store = self.setup.new_store()?;
-        self.pre.instantiate_async(&mut store).await?;
-        Ok(())
-    }
-
     /// Runs `request` on a fresh instance until it answers. The instance
     /// holds `permit` for as long as it runs, answered or not.
     pub async fn respond(

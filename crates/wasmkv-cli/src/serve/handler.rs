@@ -15,7 +15,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use wasmtime::component::ResourceTableError;
 use wasmtime_wasi_http::WasiBody;
@@ -94,7 +93,13 @@ impl Handler {
         let response = match self.admission.enter(deadline).await {
             Ok(permit) => {
                 let label = format!("{} {}", log.method(), log.path());
-                match self.respond(request, permit, deadline, &label).await {
+                let answer = match &self.instances {
+                    Instances::Fresh(fresh) => {
+                        fresh.respond(request, permit, deadline, &label).await
+                    }
+                    Instances::Reused(reused) => reused.respond(request, permit, deadline).await,
+                };
+                match answer {
                     Ok(response) => response,
                     Err(failure) => {
                         log_failure(&label, &failure);
@@ -116,19 +121,6 @@ impl Handler {
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse().ok());
         Ok(response.map(|body| LoggedBody::new(body, status, content_length, log)))
-    }
-
-    async fn respond(
-        &self,
-        request: Request<Incoming>,
-        permit: OwnedSemaphorePermit,
-        deadline: Option<Instant>,
-        label: &str,
-    ) -> Result<Response<WasiBody>, Failure> {
-        match &self.instances {
-            Instances::Fresh(fresh) => fresh.respond(request, permit, deadline, label).await,
-            Instances::Reused(reused) => reused.respond(request, permit, deadline).await,
-        }
     }
 }
 

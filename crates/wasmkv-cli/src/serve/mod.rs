@@ -97,25 +97,22 @@ async fn prepare(args: &ServeArgs) -> anyhow::Result<(Arc<Handler>, tokio::net::
     ));
     let timeout = args.timeout.map(|t| *t);
     let link_error = |e: wasmtime::Error| linking::link_error(&args.component, &loaded, e.into());
+    // A component that cannot be instantiated is a startup error, not a 500
+    // on every request.
+    pre.instantiate_async(&mut instance_setup.new_store()?)
+        .await
+        .map_err(link_error)?;
     let instances = match loaded.generation {
-        Generation::P2 => {
-            let pre = ProxyPre::new(pre).map_err(link_error)?;
-            let fresh = FreshInstances::new(pre, instance_setup);
-            fresh
-                .check_instantiates()
-                .await
-                .map_err(|e| linking::link_error(&args.component, &loaded, e))?;
-            Instances::Fresh(fresh)
-        }
-        Generation::P3 => {
-            let pre = ServicePre::new(pre).map_err(link_error)?;
-            let reused = ReusedInstances::new(pre, instance_setup, reuse, timeout);
-            reused
-                .check_instantiates()
-                .await
-                .map_err(|e| linking::link_error(&args.component, &loaded, e))?;
-            Instances::Reused(reused)
-        }
+        Generation::P2 => Instances::Fresh(FreshInstances::new(
+            ProxyPre::new(pre).map_err(link_error)?,
+            instance_setup,
+        )),
+        Generation::P3 => Instances::Reused(ReusedInstances::new(
+            ServicePre::new(pre).map_err(link_error)?,
+            instance_setup,
+            reuse,
+            timeout,
+        )),
     };
     tracing::info!(
         target: "wasmkv::serve",

@@ -111,16 +111,6 @@ impl ReusedInstances {
         }
     }
 
-    /// Instantiates the component for a throwaway store, so a component
-    /// that cannot be instantiated is a startup error, not a 500 on every
-    /// request.
-    pub async fn check_instantiates(&self) -> anyhow::Result<()> {
-        let workers = self.dispatcher.state();
-        let mut store = workers.setup.new_store()?;
-        workers.pre.instantiate_async(&mut store).await?;
-        Ok(())
-    }
-
     /// Hands `request` to an instance and waits for its response. `permit`
     /// is held until the response body has been sent.
     pub async fn respond(
@@ -216,6 +206,7 @@ impl HandlerState for Workers {
         };
         let fate = Arc::new(Fate::default());
         self.live.send_modify(|n| *n += 1);
+        tracing::debug!(target: "wasmkv::serve", "a new instance; {} live", *self.live.borrow());
         Ok(Instance {
             store,
             proxy: Proxy::P3(service),

@@ -9,7 +9,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::http::{Server, get, get_concurrently, runtime, try_get};
 use crate::common::workdir;
-use crate::serve::{counts_concurrent_hits_exactly_with, two_servers_share_one_store_with};
+use crate::serve::{
+    counts_concurrent_hits_exactly_with, outbound_http_is_denied_unless_allowed_for,
+    over_max_concurrency_gets_503, two_servers_share_one_store_with,
+};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
 const PROBE: &str = "http_probe_p3";
@@ -230,56 +233,12 @@ fn max_memory_answers_500_for_that_instance_only() {
 
 #[test]
 fn over_max_concurrency_a_p3_request_gets_503() {
-    let dir = workdir();
-    let server = Server::start(
-        dir.path(),
-        PROBE,
-        &["--max-concurrency", "1", "--max-queued", "0"],
-    );
-    runtime().block_on(async {
-        let addr = server.addr().to_string();
-        let slow = tokio::spawn(async move { get(&addr, "/sleep?ms=2000").await });
-        let mut refused = None;
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let (status, body) = get(server.addr(), "/ok").await;
-            if status == 503 {
-                refused = Some(body);
-                break;
-            }
-        }
-        assert_eq!(refused.as_deref(), Some("server busy, try again later\n"));
-        assert_eq!(slow.await.unwrap().0, 200);
-        assert_eq!(get(server.addr(), "/ok").await, (200, "ok\n".into()));
-    });
+    over_max_concurrency_gets_503(PROBE);
 }
 
 #[test]
 fn p3_outbound_http_is_denied_unless_allowed() {
-    let dir = workdir();
-    let target = Server::start(dir.path(), PROBE, &["--store", "default=memory:"]);
-    let url = format!("/outbound?url=http://{}/ok", target.addr());
-    let denied = Server::start(dir.path(), PROBE, &["--store", "default=memory:"]);
-    let allow = format!("127.0.0.1:{}", target.port());
-    let allowed = Server::start(
-        dir.path(),
-        PROBE,
-        &["--store", "default=memory:", "--allow-outbound", &allow],
-    );
-    runtime().block_on(async {
-        let (status, body) = get(denied.addr(), &url).await;
-        assert_eq!(status, 502, "{body}");
-        assert!(body.contains("HttpRequestDenied"), "{body}");
-        assert_eq!(
-            get(allowed.addr(), &url).await,
-            (200, "upstream 200: ok\n".into())
-        );
-    });
-    assert!(
-        denied.logged(&format!("allow it with --allow-outbound {allow}")),
-        "{}",
-        denied.stderr()
-    );
+    outbound_http_is_denied_unless_allowed_for(PROBE);
 }
 
 #[test]

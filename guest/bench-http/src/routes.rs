@@ -1,0 +1,44 @@
+//! The benchmark's routes, shared by the 0.2 handler (`bench-http`) and
+//! the 0.3 one (`bench-http-p3`), so the two differ only in generation. On
+//! `wasi:keyvalue@0.2.0-draft` and the bucket named `""`, the one
+//! wasmtime's keyvalue host serves.
+//!
+//! - `/fixed`: a fixed body, no keyvalue call
+//! - `/get`: the value of key `bench-value` (seeded by the benchmark)
+//! - `/incr`: increments key `bench-hits`, answers the count
+//! - `/seed`: sets `bench-value` to 100 bytes (what the comparison host is
+//!   given as its in-memory data)
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/draft",
+        world: "wasi:keyvalue/imports@0.2.0-draft",
+        generate_all,
+    });
+}
+
+use bindings::wasi::keyvalue::{atomics, store};
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// What the route `path` answers: status, content type and body.
+pub fn answer(path: &str) -> (u16, &'static str, Vec<u8>) {
+    let text = |status, body: String| (status, TEXT, body.into_bytes());
+    match path {
+        "/fixed" => text(200, "hello from bench-http\n".into()),
+        "/get" => match store::open("").and_then(|b| b.get("bench-value")) {
+            Ok(Some(value)) => (200, "application/octet-stream", value),
+            Ok(None) => text(404, "bench-value is not set\n".into()),
+            Err(e) => text(500, format!("{e:?}\n")),
+        },
+        "/incr" => match store::open("").and_then(|b| atomics::increment(&b, "bench-hits", 1)) {
+            Ok(n) => text(200, format!("{n}\n")),
+            Err(e) => text(500, format!("{e:?}\n")),
+        },
+        "/seed" => match store::open("").and_then(|b| b.set("bench-value", &[b'x'; 100])) {
+            Ok(()) => text(200, "seeded\n".into()),
+            Err(e) => text(500, format!("{e:?}\n")),
+        },
+        _ => text(404, "not found\n".into()),
+    }
+}
