@@ -10,6 +10,7 @@
 //!   the same instance answers 1, 2, 3, …; a fresh one starts at 1
 //! - `/incr?key=K`: increments K in bucket `default`, answers the count
 //! - `/hoard?mb=N`: allocates N MiB and keeps it for the instance's life
+//! - `/buckets?n=N`: opens bucket `default` N times and keeps every handle
 //! - `/outbound?url=URL`: GETs URL through `wasi:http/client@0.3`; 200 with
 //!   its status and body, or 502 with the error code
 
@@ -22,6 +23,7 @@ use wasmkv_guest::p3::{Handler, Request, Response};
 
 static SEEN: AtomicU64 = AtomicU64::new(0);
 static HOARD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+static BUCKETS: Mutex<Vec<Bucket>> = Mutex::new(Vec::new());
 
 struct Probe;
 
@@ -59,6 +61,17 @@ impl Handler for Probe {
                     hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
                 }
                 Response::text(200, format!("holding {} MiB\n", hoard.len()))
+            }
+            "/buckets" => {
+                let n: usize = request.query("n").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let mut held = BUCKETS.lock().unwrap_or_else(|e| e.into_inner());
+                for _ in 0..n {
+                    match Bucket::open("default") {
+                        Ok(bucket) => held.push(bucket),
+                        Err(e) => return Response::text(500, format!("{e}\n")),
+                    }
+                }
+                Response::text(200, format!("holding {} buckets\n", held.len()))
             }
             "/incr" => {
                 let key = request.query("key").unwrap_or("probe").to_string();

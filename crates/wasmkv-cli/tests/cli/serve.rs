@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::common::http::{Server, get, get_concurrently, runtime};
+use crate::common::http::{Server, get, get_concurrently, runtime, try_get};
 use crate::common::{component, run, workdir};
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
@@ -357,12 +357,17 @@ fn a_handler_built_for_wasi_http_0_2_0_is_served() {
 
 #[test]
 fn sigterm_with_a_guest_that_never_returns_exits_after_the_shutdown_timeout() {
+    sigterm_with_a_spinning_guest_exits_after_the_shutdown_timeout("http_probe");
+}
+
+/// `probe` spinning in `/spin` with no `--timeout`: only the shutdown can
+/// stop it, and does, after `--shutdown-timeout`, with exit 0.
+pub fn sigterm_with_a_spinning_guest_exits_after_the_shutdown_timeout(probe: &str) {
     let dir = workdir();
-    // No --timeout: only the shutdown can stop the spinning guest.
-    let mut server = Server::start(dir.path(), "http_probe", &["--shutdown-timeout", "1s"]);
+    let mut server = Server::start(dir.path(), probe, &["--shutdown-timeout", "1s"]);
     let addr = server.addr().to_string();
     let rt = runtime();
-    let _spinning = rt.spawn(async move { get(&addr, "/spin").await });
+    let _spinning = rt.spawn(async move { try_get(&addr, "/spin").await });
     std::thread::sleep(Duration::from_millis(400));
     server.terminate();
     assert_eq!(

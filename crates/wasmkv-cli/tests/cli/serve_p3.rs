@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::http::{Server, get, get_concurrently, runtime, try_get};
+use crate::common::http::{Server, get, get_concurrently, runtime};
 use crate::common::workdir;
 use crate::serve::{
     counts_concurrent_hits_exactly_with, outbound_http_is_denied_unless_allowed_for,
-    over_max_concurrency_gets_503, two_servers_share_one_store_with,
+    over_max_concurrency_gets_503, sigterm_with_a_spinning_guest_exits_after_the_shutdown_timeout,
+    two_servers_share_one_store_with,
 };
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
@@ -232,6 +233,24 @@ fn max_memory_answers_500_for_that_instance_only() {
 }
 
 #[test]
+fn max_resources_answers_500_for_that_instance_only() {
+    let dir = workdir();
+    let server = Server::start(dir.path(), PROBE, &["--max-resources", "200"]);
+    runtime().block_on(async {
+        assert_eq!(get(server.addr(), "/buckets?n=1000").await.0, 500);
+        assert_eq!(
+            get(server.addr(), "/buckets?n=1").await,
+            (200, "holding 1 buckets\n".into())
+        );
+    });
+    assert!(
+        server.logged("more than --max-resources"),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
 fn over_max_concurrency_a_p3_request_gets_503() {
     over_max_concurrency_gets_503(PROBE);
 }
@@ -273,25 +292,7 @@ fn sigterm_lets_in_flight_p3_requests_finish_then_exits_0() {
 
 #[test]
 fn sigterm_with_a_spinning_p3_guest_exits_after_the_shutdown_timeout() {
-    let dir = workdir();
-    let mut server = Server::start(dir.path(), PROBE, &["--shutdown-timeout", "1s"]);
-    let addr = server.addr().to_string();
-    let rt = runtime();
-    let _spinning = rt.spawn(async move { try_get(&addr, "/spin").await });
-    std::thread::sleep(Duration::from_millis(400));
-    server.terminate();
-    assert_eq!(
-        server.wait(Duration::from_secs(15)),
-        0,
-        "{}",
-        server.stderr()
-    );
-    assert!(
-        server.logged("--shutdown-timeout passed with"),
-        "{}",
-        server.stderr()
-    );
-    rt.shutdown_background();
+    sigterm_with_a_spinning_guest_exits_after_the_shutdown_timeout(PROBE);
 }
 
 /// Opens `count` connections that each send a request line and never
