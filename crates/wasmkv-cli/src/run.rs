@@ -17,7 +17,7 @@ use crate::outbound::OutboundPolicy;
 
 /// Runs the component and returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
-    crate::runtime::block_on(async {
+    crate::runtime::block_on(crate::runtime::Workers::AtLeastTwo, async {
         let prepared = match prepare(&args).await {
             Ok(p) => p,
             Err(e) => {

@@ -7,17 +7,37 @@ use crate::exit;
 /// How long the runtime waits for its workers when wasmkv exits.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Runs `task` on a multi-threaded runtime and returns its exit code; a
-/// runtime that cannot start is a setup failure.
-///
-/// One worker per core the process may use, tokio's default and `wasmtime
-/// serve`'s. More workers than cores (two on one core, as this once
-/// forced) only make the kernel time-slice them: measured under `taskset
-/// -c 0`, two workers doubled the p99 of a reused 0.3 instance's requests
-/// (5.6 ms against 2.7–3.4 ms at 16 connections) for no more throughput.
-/// A guest busy in wasm still lets the worker go at every 10 ms epoch tick.
-pub fn block_on(task: impl Future<Output = i32>) -> i32 {
+/// How many runtime workers a subcommand gets.
+#[derive(Debug, Clone, Copy)]
+pub enum Workers {
+    /// One per usable core, but at least two. Guests run on the workers
+    /// (wasm between epoch ticks, host calls in between): with one worker,
+    /// as a 1-CPU container or `taskset` gives, a 0.2 server that
+    /// instantiates per request served 10–20% fewer requests (BENCHMARKS.md,
+    /// "WASI 0.3").
+    AtLeastTwo,
+    /// One per usable core, tokio's and `wasmtime serve`'s default. A server
+    /// of reused 0.3 instances gets this: two workers on one core only make
+    /// the kernel time-slice them, which doubled such a server's p99 for no
+    /// more throughput.
+    PerCore,
+}
+
+impl Workers {
+    fn count(self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self {
+            Workers::AtLeastTwo => cores.max(2),
+            Workers::PerCore => cores,
+        }
+    }
+}
+
+/// Runs `task` on a multi-threaded runtime with `workers` and returns its
+/// exit code; a runtime that cannot start is a setup failure.
+pub fn block_on(workers: Workers, task: impl Future<Output = i32>) -> i32 {
     match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.count())
         .enable_all()
         .build()
     {

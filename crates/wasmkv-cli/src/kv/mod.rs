@@ -26,7 +26,7 @@ const ADMIN_COUNTER_RANGE: CounterRange = CounterRange {
 
 /// Runs one admin command and returns the process exit code.
 pub fn main(args: KvArgs) -> i32 {
-    crate::runtime::block_on(async {
+    crate::runtime::block_on(crate::runtime::Workers::AtLeastTwo, async {
         match execute(args).await {
             Ok(code) => code,
             Err(e) => {

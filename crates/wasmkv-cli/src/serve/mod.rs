@@ -24,6 +24,7 @@ use crate::config::Setup;
 use crate::exit;
 use crate::linking;
 use crate::outbound::OutboundPolicy;
+use crate::runtime::Workers;
 use crate::serve::fresh::FreshInstances;
 use crate::serve::handler::{Handler, Instances};
 use crate::serve::instance_setup::InstanceSetup;
@@ -31,8 +32,21 @@ use crate::serve::reuse::{ReusePolicy, ReusedInstances};
 
 /// Serves until SIGINT or SIGTERM; returns the process exit code.
 pub fn main(args: ServeArgs) -> i32 {
-    crate::runtime::block_on(async move {
-        let (handler, listener) = match prepare(&args).await {
+    // The component is compiled before the runtime starts: how many
+    // workers serve it depends on its generation.
+    let checked = match check(&args) {
+        Ok(checked) => checked,
+        Err(e) => {
+            exit::report(&e);
+            return exit::SETUP_FAILED;
+        }
+    };
+    let workers = match checked.loaded.generation {
+        Generation::P2 => Workers::AtLeastTwo,
+        Generation::P3 => Workers::PerCore,
+    };
+    crate::runtime::block_on(workers, async move {
+        let (handler, listener) = match prepare(&args, checked).await {
             Ok(prepared) => prepared,
             Err(e) => {
                 exit::report(&e);
@@ -48,7 +62,16 @@ pub fn main(args: ServeArgs) -> i32 {
     })
 }
 
-async fn prepare(args: &ServeArgs) -> anyhow::Result<(Arc<Handler>, tokio::net::TcpListener)> {
+/// What is read and checked before the runtime starts.
+struct Checked {
+    loaded: component::Loaded,
+    setup: Setup,
+    outbound: OutboundPolicy,
+    reuse: ReusePolicy,
+}
+
+/// Parses the flags and the config, and compiles the handler.
+fn check(args: &ServeArgs) -> anyhow::Result<Checked> {
     let outbound = OutboundPolicy::parse(&args.instance.allow_outbound)?;
     let setup = Setup::load(&args.store)?;
     let reuse = ReusePolicy {
@@ -85,7 +108,23 @@ async fn prepare(args: &ServeArgs) -> anyhow::Result<(Arc<Handler>, tokio::net::
             args.component.display()
         );
     }
+    Ok(Checked {
+        loaded,
+        setup,
+        outbound,
+        reuse,
+    })
+}
 
+async fn prepare(
+    args: &ServeArgs,
+    Checked {
+        loaded,
+        setup,
+        outbound,
+        reuse,
+    }: Checked,
+) -> anyhow::Result<(Arc<Handler>, tokio::net::TcpListener)> {
     let kv = setup.build_engine().await?;
     let linker = linking::linker(&loaded, &kv)?;
     let pre = linking::instantiate_pre(&args.component, &loaded, &linker)?;
