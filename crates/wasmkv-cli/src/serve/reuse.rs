@@ -267,7 +267,12 @@ impl WorkerState for Worker {
     fn drop(&self, store: Store<Host>, result: wasmtime::Result<()>) {
         self.live.send_modify(|n| *n -= 1);
         if let Err(e) = result {
-            if self.fate.timed_out.load(Ordering::SeqCst) {
+            if self.shutdown.is_cancelled() {
+                tracing::warn!(
+                    target: "wasmkv::serve",
+                    "an instance still running at the end of --shutdown-timeout was stopped"
+                );
+            } else if self.fate.timed_out.load(Ordering::SeqCst) {
                 tracing::warn!(
                     target: "wasmkv::serve",
                     "an instance was stopped: a request on it ran past --timeout"

@@ -119,14 +119,20 @@ pub async fn serve(
         .await
         .is_ok();
     // A handler may go on working after its response has been sent.
-    let mut busy = handler.admission().drain(deadline).await;
-    if let Instances::Reused(reused) = handler.instances() {
-        busy += reused.drain(deadline).await;
-    }
-    if !connections_done || busy > 0 {
+    let busy = handler.admission().drain(deadline).await;
+    let instances = match handler.instances() {
+        Instances::Reused(reused) => reused.drain(deadline).await,
+        Instances::Fresh(_) => 0,
+    };
+    if !connections_done || busy > 0 || instances > 0 {
+        let also = if instances > 0 {
+            format!(" and {instances} reused instance(s) still working")
+        } else {
+            String::new()
+        };
         tracing::warn!(
             target: "wasmkv::serve",
-            "--shutdown-timeout passed with {busy} request(s) still running; they were stopped (their writes were not acknowledged)"
+            "--shutdown-timeout passed with {busy} request(s) still running{also}; they were stopped (their writes were not acknowledged)"
         );
     }
     // The last reference to the keyvalue engine goes with the handler:
