@@ -7,9 +7,12 @@
 //! [`group_commit`]), inside `BEGIN IMMEDIATE` transactions, which makes
 //! read-modify-write operations (increment, compare-and-swap) atomic across
 //! every connection and every process that opens the same file. Batches are
-//! atomic per call. Reads run on a small pool of connections.
+//! atomic per call. Reads run on the calling thread, on a connection of that
+//! thread's own (see [`reader`]); the few that would wait or copy much run
+//! on a small pool of connections on tokio's blocking pool.
 
 mod group_commit;
+mod reader;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
+
+use self::reader::{INLINE_TOTAL_BYTES, INLINE_VALUE_BYTES, Inline};
 
 use crate::backend::{Backend, KeyPage, SharedBackend};
 use crate::counter::{self, CounterRange};
@@ -170,6 +175,11 @@ impl Inner {
         BackendError::unavailable(self.describe(), cause)
     }
 
+    /// A read's result in the backend's terms.
+    fn answer<T>(&self, result: rusqlite::Result<T>) -> BackendResult<T> {
+        result.map_err(|e| self.error(explain(&e)))
+    }
+
     /// Opens and configures one connection.
     ///
     /// Setup retries while another process holds the file: switching to WAL
@@ -207,6 +217,16 @@ impl Inner {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.execute(SCHEMA, [])?;
         check_schema(&conn)?;
+        Ok(conn)
+    }
+
+    /// A connection for reads on the calling thread: it never waits for a
+    /// lock (busy timeout zero) and never writes. The file was set up (WAL,
+    /// schema) when the store was opened.
+    fn try_connect_reader(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::ZERO)?;
+        conn.pragma_update(None, "query_only", true)?;
         Ok(conn)
     }
 
@@ -335,6 +355,96 @@ fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u
         .optional()
 }
 
+/// The value under `key` if it is at most `limit` bytes: `Some(None)` when
+/// absent, `None` when larger (its bytes are not read: SQLite keeps a
+/// value's length in the row header).
+fn read_at_most(
+    conn: &Connection,
+    ns: &str,
+    key: &str,
+    limit: usize,
+) -> rusqlite::Result<Option<Option<Vec<u8>>>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let row: Option<(i64, Option<Vec<u8>>)> = conn
+        .prepare_cached(
+            "SELECT length(value), CASE WHEN length(value) <= ?3 THEN value END
+             FROM kv WHERE bucket = ?1 AND key = ?2",
+        )?
+        .query_row(params![ns, key, limit], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    Ok(match row {
+        None => Some(None),
+        Some((_, Some(value))) => Some(Some(value)),
+        Some((_, None)) => None,
+    })
+}
+
+fn contains(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM kv WHERE bucket = ?1 AND key = ?2")?
+        .exists(params![ns, key])
+}
+
+/// `keys`' values in one read transaction, so the batch sees a single
+/// snapshot and the sizes summed first are the sizes then read; `Ok(None)`
+/// when they are together over `stop_above` bytes (not read), and the
+/// engine's refusal when over `max_total`.
+fn read_many(
+    conn: &Connection,
+    ns: &str,
+    keys: &[String],
+    max_total: usize,
+    stop_above: usize,
+) -> Result<Option<Vec<Option<Bytes>>>, OpError> {
+    let tx = conn.unchecked_transaction()?;
+    let lens = keys
+        .iter()
+        .map(|k| stored_len(&tx, ns, k))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let total: usize = lens.iter().flatten().sum();
+    crate::check_total(lens.into_iter().flatten(), max_total).map_err(OpError::Backend)?;
+    if total > stop_above {
+        return Ok(None);
+    }
+    let values = keys
+        .iter()
+        .map(|k| Ok(read(&tx, ns, k)?.map(Bytes::from)))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(Some(values))
+}
+
+/// A page of at most `limit` keys after `after` (keyset pagination on the
+/// `(bucket, key)` primary key, in byte order); `None` when the page is
+/// over `stop_above` bytes of keys.
+fn key_page(
+    conn: &Connection,
+    ns: &str,
+    after: Option<&str>,
+    limit: usize,
+    stop_above: usize,
+) -> rusqlite::Result<Option<KeyPage>> {
+    // One more than the page, to know whether another page follows.
+    let fetch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1;
+    let mut stmt = conn.prepare_cached(
+        "SELECT key FROM kv WHERE bucket = ?1 AND (?2 IS NULL OR key > ?2)
+         ORDER BY key LIMIT ?3",
+    )?;
+    let mut keys = stmt
+        .query_map(params![ns, after, fetch], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    if keys.iter().map(String::len).sum::<usize>() > stop_above {
+        return Ok(None);
+    }
+    let more = keys.len() as i64 == fetch;
+    if more {
+        keys.pop();
+    }
+    let cursor = more.then(|| keys.last().cloned()).flatten();
+    Ok(Some(KeyPage { keys, cursor }))
+}
+
 fn write(conn: &Connection, ns: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO kv (bucket, key, value) VALUES (?1, ?2, ?3)
@@ -357,6 +467,12 @@ impl Backend for SqliteBackend {
     }
 
     async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
+        let here = reader::read(&self.inner, |conn| {
+            read_at_most(conn, namespace, key, INLINE_VALUE_BYTES)
+        });
+        if let Inline::Done(value) = here {
+            return self.inner.answer(value.map(|v| v.map(Bytes::from)));
+        }
         let (ns, key) = (namespace.to_string(), key.to_string());
         self.run(move |conn| Ok(read(conn, &ns, &key)?.map(Bytes::from)))
             .await
@@ -377,14 +493,12 @@ impl Backend for SqliteBackend {
     }
 
     async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
+        let here = reader::read(&self.inner, |conn| contains(conn, namespace, key).map(Some));
+        if let Inline::Done(found) = here {
+            return self.inner.answer(found);
+        }
         let (ns, key) = (namespace.to_string(), key.to_string());
-        self.run(move |conn| {
-            let found = conn
-                .prepare_cached("SELECT 1 FROM kv WHERE bucket = ?1 AND key = ?2")?
-                .exists(params![ns, key])?;
-            Ok(found)
-        })
-        .await
+        self.run(move |conn| Ok(contains(conn, &ns, &key)?)).await
     }
 
     async fn increment(
@@ -431,22 +545,27 @@ impl Backend for SqliteBackend {
         keys: &[String],
         max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
+        let mut refused = None;
+        let here = reader::read(&self.inner, |conn| {
+            match read_many(conn, namespace, keys, max_total, INLINE_TOTAL_BYTES) {
+                Ok(values) => Ok(values),
+                Err(OpError::Sqlite(e)) => Err(e),
+                Err(OpError::Backend(e)) => {
+                    refused = Some(e);
+                    Ok(Some(Vec::new()))
+                }
+            }
+        });
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if let Inline::Done(values) = here {
+            return self.inner.answer(values);
+        }
         let (ns, keys) = (namespace.to_string(), keys.to_vec());
         self.run(move |conn| {
-            // One read transaction, so the batch sees a single snapshot and
-            // the sizes summed first are the sizes then read.
-            let tx = conn.transaction()?;
-            let lens = keys
-                .iter()
-                .map(|k| stored_len(&tx, &ns, k))
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            crate::check_total(lens.into_iter().flatten(), max_total).map_err(OpError::Backend)?;
-            let values = keys
-                .iter()
-                .map(|k| Ok(read(&tx, &ns, k)?.map(Bytes::from)))
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            tx.commit()?;
-            Ok(values)
+            read_many(conn, &ns, &keys, max_total, usize::MAX)
+                .map(|values| values.unwrap_or_default())
         })
         .await
     }
@@ -481,25 +600,20 @@ impl Backend for SqliteBackend {
         cursor: Option<&str>,
         limit: usize,
     ) -> BackendResult<KeyPage> {
+        let here = reader::read(&self.inner, |conn| {
+            key_page(conn, namespace, cursor, limit, INLINE_TOTAL_BYTES)
+        });
+        if let Inline::Done(page) = here {
+            return self.inner.answer(page);
+        }
         let (ns, after) = (namespace.to_string(), cursor.map(str::to_string));
-        // One more than the page, to know whether another page follows.
-        let fetch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1;
         self.run(move |conn| {
-            // Keyset pagination on the (bucket, key) primary key: each page
-            // starts after the last key of the previous one, in byte order.
-            let mut stmt = conn.prepare_cached(
-                "SELECT key FROM kv WHERE bucket = ?1 AND (?2 IS NULL OR key > ?2)
-                 ORDER BY key LIMIT ?3",
-            )?;
-            let mut keys = stmt
-                .query_map(params![ns, after, fetch], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            let more = keys.len() as i64 == fetch;
-            if more {
-                keys.pop();
-            }
-            let cursor = more.then(|| keys.last().cloned()).flatten();
-            Ok(KeyPage { keys, cursor })
+            Ok(
+                key_page(conn, &ns, after.as_deref(), limit, usize::MAX)?.unwrap_or(KeyPage {
+                    keys: Vec::new(),
+                    cursor: None,
+                }),
+            )
         })
         .await
     }
@@ -661,6 +775,156 @@ mod tests {
             db.get("ns", "n").await.unwrap(),
             Some(Bytes::from_static(b"x"))
         );
+    }
+
+    /// Handles on one file stand in for processes; each reader checks that
+    /// what it reads is never older than the last write acknowledged before
+    /// its read began, while a checkpoint loop and a long-open read
+    /// transaction work on the same file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_acknowledged_write_is_seen_by_the_next_read_of_every_handle() {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let handles: Vec<Arc<SqliteBackend>> = (0..3).map(|_| Arc::new(open(&path))).collect();
+        let acked: Arc<Vec<AtomicU64>> = Arc::new((0..4).map(|_| AtomicU64::new(0)).collect());
+        let done = Arc::new(AtomicBool::new(false));
+
+        let long_reader = Connection::open(&path).unwrap();
+        long_reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = long_reader
+            .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .unwrap();
+        let checkpointer = {
+            let (path, done) = (path.clone(), done.clone());
+            std::thread::spawn(move || {
+                let conn = Connection::open(&path).unwrap();
+                conn.busy_timeout(Duration::from_secs(1)).unwrap();
+                let mut runs = 0u32;
+                while !done.load(Ordering::Relaxed) {
+                    let _: (i64, i64, i64) = conn
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .unwrap();
+                    runs += 1;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                runs
+            })
+        };
+
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (db, acked) = (handles[w % handles.len()].clone(), acked.clone());
+                tokio::spawn(async move {
+                    for n in 1..=150u64 {
+                        let key = format!("w{w}");
+                        db.set("ns", &key, Bytes::from(n.to_string()))
+                            .await
+                            .unwrap();
+                        acked[w].store(n, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..6)
+            .map(|r| {
+                let (db, acked, done) = (
+                    handles[r % handles.len()].clone(),
+                    acked.clone(),
+                    done.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut reads = 0u64;
+                    while !done.load(Ordering::SeqCst) {
+                        let w = (reads % 4) as usize;
+                        let floor = acked[w].load(Ordering::SeqCst);
+                        let key = format!("w{w}");
+                        let seen = match db.get("ns", &key).await.unwrap() {
+                            Some(v) => std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap(),
+                            None => 0,
+                        };
+                        assert!(
+                            seen >= floor,
+                            "{key}: read {seen} after {floor} was acknowledged"
+                        );
+                        if db.exists("ns", &key).await.unwrap() != (floor > 0) && floor > 0 {
+                            panic!("{key}: exists said no after {floor} was acknowledged");
+                        }
+                        let many = db
+                            .get_many("ns", std::slice::from_ref(&key), usize::MAX)
+                            .await
+                            .unwrap();
+                        let seen_many = many[0].as_ref().map_or(0, |v| {
+                            std::str::from_utf8(v).unwrap().parse::<u64>().unwrap()
+                        });
+                        assert!(
+                            seen_many >= floor,
+                            "{key}: get-many read {seen_many} after {floor}"
+                        );
+                        reads += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        for r in readers {
+            assert!(r.await.unwrap() > 0);
+        }
+        assert!(checkpointer.join().unwrap() > 0);
+        long_reader.execute_batch("COMMIT").unwrap();
+        for w in 0..4 {
+            let key = format!("w{w}");
+            assert_eq!(
+                open(&path).get("ns", &key).await.unwrap(),
+                Some(Bytes::from_static(b"150"))
+            );
+        }
+    }
+
+    /// Reads too large for the calling thread, and reads that meet a lock,
+    /// are answered on the pool, with the same answers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_and_locked_reads_are_answered_on_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let db = Arc::new(open(&path));
+        let big = Bytes::from(vec![7u8; INLINE_VALUE_BYTES + 1]);
+        db.set("ns", "big", big.clone()).await.unwrap();
+        assert_eq!(db.get("ns", "big").await.unwrap(), Some(big.clone()));
+        let keys: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+        let items = keys.iter().map(|k| (k.clone(), big.clone())).collect();
+        db.set_many("ns", items).await.unwrap();
+        let many = db.get_many("ns", &keys, usize::MAX).await.unwrap();
+        assert!(many.iter().all(|v| v.as_ref() == Some(&big)));
+        let long_key = "x".repeat(60_000);
+        for i in 0..20 {
+            db.set(
+                "long",
+                &format!("{long_key}{i:02}"),
+                Bytes::from_static(b"v"),
+            )
+            .await
+            .unwrap();
+        }
+        let page = db.list_keys("long", None, 100).await.unwrap();
+        assert_eq!(page.keys.len(), 20);
+
+        // A read that meets a lock is not answered here but on the pool,
+        // whose connections wait for it.
+        let busy = reader::read(&db.inner, |_| -> rusqlite::Result<Option<()>> {
+            Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                None,
+            ))
+        });
+        assert!(matches!(busy, Inline::Elsewhere));
     }
 
     #[test]
