@@ -31,7 +31,9 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct StoreArgs {
     /// Define a store: NAME=URL, URL one of memory:, sqlite:PATH,
-    /// redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...].
+    /// redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...],
+    /// rediss:// and rediss-cluster:// for TLS (options: tls_ca_file,
+    /// tls_cert_file, tls_key_file).
     /// Store "default" is sqlite:.wasmkv/default.db unless given.
     #[arg(long = "store", value_name = "NAME=URL")]
     pub stores: Vec<String>,

@@ -41,6 +41,12 @@ struct StoreConfig {
     kind: String,
     path: Option<PathBuf>,
     url: Option<String>,
+    /// TLS files (relative to the config file) and the insecure switch, the
+    /// same as the URL parameters of the same names.
+    tls_ca_file: Option<PathBuf>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_insecure: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,6 +223,10 @@ impl StoreConfig {
                 wasmkv_backend::toml_type_names().join(", ")
             );
         };
+        let tls_params = self.tls_params(base);
+        if !tls_params.is_empty() && !matches!(form, TomlForm::Url { .. }) {
+            bail!("{table}: tls_* keys are for Redis stores over TLS, not type {kind:?}");
+        }
         match (form, self.path, self.url) {
             (TomlForm::Bare(url), None, None) => Ok(url.parse()?),
             (TomlForm::Bare(_), ..) => bail!("{table}: type {kind:?} takes no path or url"),
@@ -228,6 +238,7 @@ impl StoreConfig {
                 bail!("{table}: type {kind:?} needs `path = \"FILE\"` and no url")
             }
             (TomlForm::Url { schemes, example }, None, Some(url)) => {
+                let url = with_params(url, &tls_params);
                 let parsed: StoreUrl = url.parse().with_context(|| format!("{table} url"))?;
                 if !schemes.contains(&parsed.scheme()) {
                     bail!("{table}: this type needs a url like {example}, not {parsed}");
@@ -239,6 +250,41 @@ impl StoreConfig {
             }
         }
     }
+}
+
+impl StoreConfig {
+    /// The `tls_*` keys as URL parameters, file paths made absolute.
+    fn tls_params(&self, base: &Path) -> Vec<(&'static str, String)> {
+        let files = [
+            ("tls_ca_file", &self.tls_ca_file),
+            ("tls_cert_file", &self.tls_cert_file),
+            ("tls_key_file", &self.tls_key_file),
+        ];
+        let mut params: Vec<_> = files
+            .into_iter()
+            .filter_map(|(name, path)| {
+                let path = path.as_ref()?;
+                Some((name, base.join(path).display().to_string()))
+            })
+            .collect();
+        if let Some(insecure) = self.tls_insecure {
+            params.push(("tls_insecure", insecure.to_string()));
+        }
+        params
+    }
+}
+
+/// `url` with `params` added to its query.
+fn with_params(mut url: String, params: &[(&str, String)]) -> String {
+    if params.is_empty() {
+        return url;
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(&query);
+    url
 }
 
 /// Refuses limits that would make every call fail: a zero cap is a typo,

@@ -1,12 +1,15 @@
 //! Real servers for wasmkv's tests, started on free loopback ports and
-//! stopped by their own pid when dropped.
+//! stopped by their own pid when dropped, and the certificates their TLS
+//! needs, generated per test.
 //!
 //! A server that cannot be started fails the test loudly, naming what is
 //! missing: a backend test must never pass because its server was absent.
 
 #![deny(missing_docs)]
 
+mod certs;
 mod ports;
 mod redis;
 
-pub use redis::{RedisCluster, RedisServer, redis_cli};
+pub use certs::{CertFiles, TestPki};
+pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};

@@ -1,13 +1,15 @@
-//! redis-server, alone or as a 3-master cluster.
+//! redis-server, alone or as a 3-master cluster, in plain TCP or with TLS
+//! beside it.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::certs::{CertFiles, TestPki};
 use crate::ports::free_port;
 
 const INSTALL_HINT: &str =
@@ -17,23 +19,57 @@ const INSTALL_HINT: &str =
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 
 /// One redis-server process on a loopback port, without persistence.
+///
+/// A TLS server listens on a TLS port as well as on its plain one: the tests
+/// talk TLS, and the plain port is for `redis-cli` checks.
 pub struct RedisServer {
     port: u16,
     cluster: bool,
+    tls: Option<ServerTls>,
     dir: TempDir,
     child: Option<Child>,
+}
+
+/// How a test server does TLS.
+#[derive(Clone)]
+pub struct ServerTls {
+    port: u16,
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+    auth_clients: bool,
+}
+
+impl ServerTls {
+    /// TLS on a free port with `cert`, trusting client certificates of
+    /// `pki`'s CA, and asking clients for one when `auth_clients`.
+    pub fn new(pki: &TestPki, cert: CertFiles, auth_clients: bool) -> Self {
+        ServerTls {
+            port: free_port(true),
+            cert: cert.cert,
+            key: cert.key,
+            ca: pki.ca(),
+            auth_clients,
+        }
+    }
 }
 
 impl RedisServer {
     /// Starts a standalone server and waits until it answers.
     pub fn start() -> Self {
-        Self::launch(free_port(false), false)
+        Self::launch(free_port(false), false, None)
     }
 
-    fn launch(port: u16, cluster: bool) -> Self {
+    /// Starts a standalone server that also speaks TLS as `tls` says.
+    pub fn start_tls(tls: ServerTls) -> Self {
+        Self::launch(free_port(false), false, Some(tls))
+    }
+
+    fn launch(port: u16, cluster: bool, tls: Option<ServerTls>) -> Self {
         let mut server = RedisServer {
             port,
             cluster,
+            tls,
             dir: tempfile::tempdir().expect("cannot create a temp dir"),
             child: None,
         };
@@ -60,6 +96,23 @@ impl RedisServer {
             cmd.args(["--cluster-enabled", "yes"])
                 .args(["--cluster-config-file", "nodes.conf"])
                 .args(["--cluster-node-timeout", "5000"]);
+        }
+        if let Some(tls) = &self.tls {
+            let auth = if tls.auth_clients { "yes" } else { "no" };
+            cmd.args(["--tls-port", &tls.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .args(["--tls-auth-clients", auth]);
+            if self.cluster {
+                // The bus is found at the announced (TLS) port + 10000.
+                let bus = (tls.port + 10_000).to_string();
+                cmd.args(["--tls-cluster", "yes", "--tls-replication", "yes"])
+                    .args(["--cluster-port", &bus]);
+            }
         }
         let child = cmd
             .stdout(log)
@@ -104,6 +157,16 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The TLS port; panics on a server started without TLS.
+    pub fn tls_port(&self) -> u16 {
+        self.tls.as_ref().expect("a server started with TLS").port
+    }
+
+    /// `rediss://127.0.0.1:TLS-PORT`, without parameters.
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.tls_port())
     }
 
     /// The running process's pid, if it is running.
@@ -151,6 +214,17 @@ impl RedisCluster {
     /// Starts three nodes, joins them with `redis-cli --cluster create` and
     /// waits until every node reports `cluster_state:ok`.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// The same cluster speaking TLS, between nodes too (`tls-cluster`),
+    /// every node with `pki`'s server certificate and asking clients for
+    /// one. Each node keeps a plain port for `redis-cli` checks.
+    pub fn start_tls(pki: &TestPki) -> Self {
+        Self::start_with(Some(pki))
+    }
+
+    fn start_with(pki: Option<&TestPki>) -> Self {
         let mut ports = Vec::new();
         while ports.len() < 3 {
             let port = free_port(true);
@@ -158,12 +232,35 @@ impl RedisCluster {
                 ports.push(port);
             }
         }
-        let nodes: Vec<RedisServer> = ports
+        let mut nodes: Vec<RedisServer> = Vec::new();
+        for &port in &ports {
+            let tls = pki.map(|pki| {
+                loop {
+                    let tls = ServerTls::new(pki, pki.server(), true);
+                    if !ports.contains(&tls.port) && nodes.iter().all(|n| n.tls_port() != tls.port)
+                    {
+                        break tls;
+                    }
+                }
+            });
+            nodes.push(RedisServer::launch(port, true, tls));
+        }
+        let addresses: Vec<String> = nodes
             .iter()
-            .map(|&port| RedisServer::launch(port, true))
+            .map(|n| format!("127.0.0.1:{}", n.tls.as_ref().map_or(n.port, |t| t.port)))
             .collect();
-        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let out = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(pki) = pki {
+            let client = pki.client();
+            create
+                .args(["--tls", "--cacert"])
+                .arg(pki.ca())
+                .arg("--cert")
+                .arg(client.cert)
+                .arg("--key")
+                .arg(client.key);
+        }
+        let out = create
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -209,6 +306,17 @@ impl RedisCluster {
     pub fn restart_node(&mut self, index: usize) {
         self.nodes[index].restart();
         self.wait_until_ok();
+    }
+
+    /// `rediss-cluster://127.0.0.1:T1,127.0.0.1:T2,127.0.0.1:T3` (the TLS
+    /// ports), without parameters.
+    pub fn tls_url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.tls_port()))
+            .collect();
+        format!("rediss-cluster://{}", hosts.join(","))
     }
 
     /// `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.

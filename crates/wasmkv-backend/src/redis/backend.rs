@@ -50,7 +50,13 @@ impl RedisBackend {
         let fail = |cause: String| BackendError::unavailable(url.to_string(), cause);
         let conn = match tokio::time::timeout(url.timeout, Connection::open(&url)).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(fail(format!("cannot connect: {e}"))),
+            Ok(Err(e)) => {
+                let hint = url.tls.as_ref().map(|tls| tls.hint(&format!("{e} {e:?}")));
+                return Err(fail(format!(
+                    "cannot connect: {e}{}",
+                    hint.unwrap_or_default()
+                )));
+            }
             Err(_) => {
                 return Err(fail(format!(
                     "cannot connect: no answer within {} ms",

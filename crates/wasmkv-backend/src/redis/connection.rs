@@ -14,10 +14,16 @@
 //! A MOVED or ASK reply is different: it says the command did *not* run,
 //! because the slot is (being) moved to another node. The never-retrying
 //! connection follows those itself (redis-rs stops redirects along with
-//! retries), so an increment works while a cluster reshards.
+//! retries), so an increment works while a cluster reshards. So are
+//! `TRYAGAIN` and `CLUSTERDOWN` (the cluster refused the command for now)
+//! and a refused connection (nothing was sent): the command is sent again
+//! after a pause that doubles, until the store's timeout is nearly spent.
+//! During a reshard the slot's owners may briefly point at each other
+//! (the source already names the destination while the destination still
+//! sends the command back); the pauses outlast that.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClientBuilder;
@@ -47,6 +53,9 @@ pub enum Connection {
         retrying: ClusterConnection,
         /// Never retries.
         at_most_once: ClusterConnection,
+        /// How long an at-most-once command keeps being sent again while
+        /// the cluster says it did not run.
+        patience: Duration,
     },
 }
 
@@ -55,9 +64,12 @@ pub enum Connection {
 const RECONNECT_ATTEMPTS: usize = 2;
 /// Retries of idempotent cluster commands (redirects, dropped connections).
 const CLUSTER_RETRIES: u32 = 3;
-/// Redirects one at-most-once cluster command follows; a slot may move on
-/// again while the command chases it.
-const MAX_REDIRECTS: usize = 5;
+/// Redirects one at-most-once cluster command follows at once; after these
+/// it pauses before each resend (see the module docs).
+const IMMEDIATE_REDIRECTS: u32 = 3;
+/// The first and the longest pause between resends.
+const FIRST_PAUSE: Duration = Duration::from_millis(2);
+const LONGEST_PAUSE: Duration = Duration::from_millis(100);
 
 impl Connection {
     /// Connects, failing if the server (or no seed node) answers in time.
@@ -65,7 +77,11 @@ impl Connection {
         let timeout = url.timeout;
         match url.topology {
             Topology::Single => {
-                let client = ::redis::Client::open(url.nodes()[0].as_str())?;
+                let node = url.nodes()[0].as_str();
+                let client = match url.tls.as_ref().and_then(|tls| tls.certificates()) {
+                    Some(certificates) => ::redis::Client::build_with_tls(node, certificates)?,
+                    None => ::redis::Client::open(node)?,
+                };
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout))
@@ -81,17 +97,22 @@ impl Connection {
             }
             Topology::Cluster => {
                 let connect = |retries: u32| async move {
-                    ClusterClientBuilder::new(url.nodes().iter().map(String::as_str))
-                        .connection_timeout(timeout)
-                        .response_timeout(timeout)
-                        .retries(retries)
-                        .build()?
-                        .get_async_connection()
-                        .await
+                    let mut builder =
+                        ClusterClientBuilder::new(url.nodes().iter().map(String::as_str))
+                            .connection_timeout(timeout)
+                            .response_timeout(timeout)
+                            .retries(retries);
+                    if let Some(certificates) = url.tls.as_ref().and_then(|tls| tls.certificates())
+                    {
+                        builder = builder.certs(certificates);
+                    }
+                    builder.build()?.get_async_connection().await
                 };
                 Ok(Connection::Cluster {
                     retrying: connect(CLUSTER_RETRIES).await?,
                     at_most_once: connect(0).await?,
+                    // Room left within the timeout for the last attempt.
+                    patience: timeout.mul_f32(0.8),
                 })
             }
         }
@@ -103,7 +124,7 @@ impl Connection {
             Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
             Connection::Cluster { .. } => {
                 let first = cmd.query_async(&mut self.cluster(delivery)).await;
-                let value = self.after_redirects(first, cmd, delivery).await?;
+                let value = self.after_redirects(first, cmd).await?;
                 Ok(::redis::from_redis_value(value)?)
             }
         }
@@ -122,60 +143,79 @@ impl Connection {
             Connection::Single(conn) => script.invoke_async(&mut conn.clone()).await,
             Connection::Cluster { .. } => {
                 let first = script.invoke_async(&mut self.cluster(delivery)).await;
-                let value = self.after_redirects(first, eval, delivery).await?;
+                let value = self.after_redirects(first, eval).await?;
                 Ok(::redis::from_redis_value(value)?)
             }
         }
     }
 
-    /// Follows MOVED and ASK replies to an at-most-once cluster command by
-    /// resending `cmd` to the node named: the redirect means it did not run.
-    /// Anything else (a value, another error) is the outcome. Idempotent
-    /// commands went through the retrying connection, which follows them.
+    /// Sends a cluster command again while the reply says it did not run:
+    /// to the node a MOVED or ASK names, or after a pause for `TRYAGAIN`,
+    /// `CLUSTERDOWN` or a refused connection. Anything else (a value,
+    /// another error) is the outcome. An idempotent command comes here once
+    /// the retrying connection's own few retries are spent; the resends go
+    /// through the never-retrying connection either way.
     async fn after_redirects(
         &self,
         mut outcome: RedisResult<Value>,
         cmd: &Cmd,
-        delivery: Delivery,
     ) -> RedisResult<Value> {
-        if delivery == Delivery::Idempotent {
+        let Connection::Cluster { patience, .. } = self else {
             return outcome;
-        }
-        for _ in 0..MAX_REDIRECTS {
-            let (ask, host, port) = match &outcome {
-                Err(e) => match e
-                    .redirect_node()
-                    .and_then(|(addr, _)| addr.rsplit_once(':'))
-                {
-                    Some((host, port)) => match port.parse::<u16>() {
-                        Ok(port) => (e.code() == Some("ASK"), host.to_string(), port),
-                        Err(_) => return outcome,
-                    },
+        };
+        let give_up = Instant::now() + *patience;
+        let (mut pause, mut redirects) = (FIRST_PAUSE, 0);
+        loop {
+            let resend = match &outcome {
+                Ok(_) => return outcome,
+                Err(e) => match Resend::after(e) {
+                    Some(resend) => resend,
                     None => return outcome,
                 },
-                Ok(_) => return outcome,
             };
-            let node = SingleNodeRoutingInfo::ByAddress { host, port };
-            let mut conn = self.cluster(Delivery::AtMostOnce);
-            outcome = if ask {
-                // ASKING lets the importing node serve this one command.
-                let mut asking = ::redis::pipe();
-                asking.cmd("ASKING").add_command(cmd.clone());
-                conn.route_pipeline(asking, 1, 1, node)
-                    .await
-                    .and_then(|values| {
-                        values
-                            .into_iter()
-                            .next()
-                            .ok_or_else(|| unexpected("no reply after ASKING"))
-                    })
-            } else {
-                conn.route_command(cmd.clone(), RoutingInfo::SingleNode(node))
-                    .await
+            let redirect = matches!(resend, Resend::To { .. });
+            if !redirect || redirects >= IMMEDIATE_REDIRECTS {
+                if Instant::now() + pause > give_up {
+                    return outcome;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
             }
-            .and_then(Value::extract_error);
+            redirects += u32::from(redirect);
+            let mut conn = self.cluster(Delivery::AtMostOnce);
+            outcome = match resend {
+                Resend::To {
+                    ask: true,
+                    host,
+                    port,
+                } => {
+                    // ASKING lets the importing node serve this one command.
+                    let node = SingleNodeRoutingInfo::ByAddress { host, port };
+                    let mut asking = ::redis::pipe();
+                    asking.cmd("ASKING").add_command(cmd.clone());
+                    conn.route_pipeline(asking, 1, 1, node)
+                        .await
+                        .and_then(|values| {
+                            values
+                                .into_iter()
+                                .next()
+                                .ok_or_else(|| unexpected("no reply after ASKING"))
+                        })
+                        .and_then(Value::extract_error)
+                }
+                Resend::To {
+                    ask: false,
+                    host,
+                    port,
+                } => {
+                    let node = SingleNodeRoutingInfo::ByAddress { host, port };
+                    conn.route_command(cmd.clone(), RoutingInfo::SingleNode(node))
+                        .await
+                        .and_then(Value::extract_error)
+                }
+                Resend::Again => cmd.query_async(&mut conn).await,
+            };
         }
-        outcome
     }
 
     fn cluster(&self, delivery: Delivery) -> ClusterConnection {
@@ -253,6 +293,30 @@ pub enum Node {
         /// As the cluster announces it.
         port: u16,
     },
+}
+
+/// How a command the cluster did not run is sent again.
+enum Resend {
+    /// To the node a MOVED or ASK reply names.
+    To { ask: bool, host: String, port: u16 },
+    /// The same way, after a pause.
+    Again,
+}
+
+impl Resend {
+    /// `None` when the error does not say the command did not run.
+    fn after(e: &RedisError) -> Option<Self> {
+        if let Some((addr, _slot)) = e.redirect_node() {
+            let (host, port) = addr.rsplit_once(':')?;
+            return Some(Resend::To {
+                ask: e.code() == Some("ASK"),
+                host: host.to_string(),
+                port: port.parse().ok()?,
+            });
+        }
+        let refused = matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN"));
+        (refused || e.is_connection_refusal()).then_some(Resend::Again)
+    }
 }
 
 fn unexpected(what: &'static str) -> RedisError {

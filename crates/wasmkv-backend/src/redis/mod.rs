@@ -1,5 +1,5 @@
 //! The Redis backend: one server (`redis://`, `rediss://`) or a Redis Cluster
-//! (`redis-cluster://`).
+//! (`redis-cluster://`, `rediss-cluster://`).
 //!
 //! Every operation is one round trip, done atomically by Redis itself:
 //! increment and compare-and-swap are Lua scripts, batches are single MGET /
@@ -13,6 +13,7 @@ pub mod url;
 mod backend;
 mod connection;
 mod keyspace;
+mod tls;
 
 pub use backend::RedisBackend;
 
@@ -25,10 +26,10 @@ use crate::error::BackendResult;
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 use url::RedisUrl;
 
-/// `redis://`, `rediss://` and `redis-cluster://`; in `wasmkv.toml`
-/// `type = "redis"` or `"redis-cluster"` with `url`.
+/// `redis://`, `rediss://`, `redis-cluster://` and `rediss-cluster://`; in
+/// `wasmkv.toml` `type = "redis"` or `"redis-cluster"` with `url`.
 pub(crate) static KIND: BackendKind = BackendKind {
-    schemes: &["redis", "rediss", "redis-cluster"],
+    schemes: &["redis", "rediss", "redis-cluster", "rediss-cluster"],
     toml_types: &[
         (
             "redis",
@@ -40,8 +41,8 @@ pub(crate) static KIND: BackendKind = BackendKind {
         (
             "redis-cluster",
             TomlForm::Url {
-                schemes: &["redis-cluster"],
-                example: "redis-cluster://HOST:PORT[,HOST:PORT...]",
+                schemes: &["redis-cluster", "rediss-cluster"],
+                example: "redis-cluster://HOST:PORT[,HOST:PORT...] or rediss-cluster://…",
             },
         ),
     ],

@@ -1,11 +1,14 @@
-//! Redis store URLs: `redis://`, `rediss://` and `redis-cluster://`, plus
-//! wasmkv's own query parameters (`prefix`, `timeout_ms`, `password_env`,
-//! `password_file`), which are taken off before the URL reaches the Redis
-//! client. The last two keep the password out of the command line, where
-//! `ps` shows it to every user of the machine.
+//! Redis store URLs: `redis://`, `rediss://`, `redis-cluster://` and
+//! `rediss-cluster://`, plus wasmkv's own query parameters (`prefix`,
+//! `timeout_ms`, `password_env`, `password_file`, and the `tls_*` ones of
+//! [`super::tls`]), which are taken off before the URL reaches the Redis
+//! client. `password_env` and `password_file` keep the password out of the
+//! command line, where `ps` shows it to every user of the machine.
 
 use std::fmt;
 use std::time::Duration;
+
+use super::tls::{TlsParams, TlsSettings};
 
 /// The key prefix used when a URL names none: every key wasmkv writes starts
 /// with it, so a Redis shared with other applications stays tidy.
@@ -24,7 +27,8 @@ const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 pub enum Topology {
     /// One server (`redis://`, `rediss://`).
     Single,
-    /// A Redis Cluster (`redis-cluster://`), reached through any of its nodes.
+    /// A Redis Cluster (`redis-cluster://`, `rediss-cluster://`), reached
+    /// through any of its nodes.
     Cluster,
 }
 
@@ -40,6 +44,8 @@ pub struct RedisUrl {
     pub prefix: String,
     /// The bound on each round trip and connection attempt.
     pub timeout: Duration,
+    /// Set for the TLS schemes.
+    pub tls: Option<TlsSettings>,
     /// Client URLs, one per node, without wasmkv's parameters.
     nodes: Vec<String>,
     /// The URL as written, password replaced by `***`.
@@ -51,8 +57,9 @@ pub struct RedisUrl {
 pub struct RedisUrlError(pub String);
 
 impl RedisUrl {
-    /// Parses `scheme` (`redis`, `rediss` or `redis-cluster`) and the text
-    /// after its colon.
+    /// Parses `scheme` (`redis`, `rediss`, `redis-cluster` or
+    /// `rediss-cluster`) and the text after its colon. Reads the files that
+    /// parameters name (password, certificates) now.
     pub fn parse(scheme: &str, rest: &str) -> Result<Self, RedisUrlError> {
         let fail = |reason: &str| Err(RedisUrlError(reason.to_string()));
         let Some(body) = rest.strip_prefix("//") else {
@@ -62,16 +69,23 @@ impl RedisUrl {
             Some((a, q)) => (a, Some(q)),
             None => (body, None),
         };
-        let topology = match scheme {
-            "redis" | "rediss" => Topology::Single,
-            "redis-cluster" => Topology::Cluster,
+        let (topology, node_scheme) = match scheme {
+            "redis" => (Topology::Single, "redis"),
+            "rediss" => (Topology::Single, "rediss"),
+            "redis-cluster" => (Topology::Cluster, "redis"),
+            "rediss-cluster" => (Topology::Cluster, "rediss"),
             _ => return fail("not a Redis scheme"),
         };
         let params = parse_params(query)?;
+        let tls = params.tls.load(node_scheme == "rediss", scheme)?;
         let mut nodes = match topology {
-            Topology::Single => vec![single_node(scheme, authority_and_path)?],
-            Topology::Cluster => cluster_nodes(authority_and_path)?,
+            Topology::Single => vec![single_node(node_scheme, authority_and_path)?],
+            Topology::Cluster => cluster_nodes(scheme, node_scheme, authority_and_path)?,
         };
+        if tls.as_ref().is_some_and(|tls| tls.insecure) {
+            // The Redis client's own spelling of "check no certificate".
+            nodes = nodes.into_iter().map(|n| format!("{n}#insecure")).collect();
+        }
         if let Some(password) = params.password {
             nodes = nodes
                 .iter()
@@ -79,11 +93,15 @@ impl RedisUrl {
                 .collect::<Result<_, _>>()?;
         }
         let (prefix, timeout) = (params.prefix, params.timeout);
-        let redacted = crate::redact_secrets(&format!("{scheme}:{rest}"));
+        let mut redacted = crate::redact_secrets(&format!("{scheme}:{rest}"));
+        if tls.as_ref().is_some_and(|tls| tls.insecure) {
+            redacted.push_str(" [TLS INSECURE: certificates not checked]");
+        }
         Ok(RedisUrl {
             topology,
             prefix,
             timeout,
+            tls,
             nodes,
             redacted,
         })
@@ -101,12 +119,14 @@ struct Params {
     timeout: Duration,
     /// Read from `password_env` or `password_file`, never from the URL text.
     password: Option<String>,
+    tls: TlsParams,
 }
 
 fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
     let mut prefix = DEFAULT_PREFIX.to_string();
     let mut timeout = DEFAULT_TIMEOUT;
     let mut password = None;
+    let mut tls = TlsParams::default();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         let secret = match &*name {
             "password_env" => Some(std::env::var(&*value).map_err(|_| {
@@ -132,6 +152,9 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
             }
             continue;
         }
+        if tls.take(&name, &value)? {
+            continue;
+        }
         match &*name {
             "prefix" => prefix = value.into_owned(),
             "timeout_ms" => {
@@ -148,7 +171,7 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
             }
             other => {
                 return Err(RedisUrlError(format!(
-                    "unknown parameter {other:?} (known: prefix, timeout_ms, password_env, password_file)"
+                    "unknown parameter {other:?} (known: prefix, timeout_ms, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_insecure)"
                 )));
             }
         }
@@ -157,6 +180,7 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
         prefix,
         timeout,
         password,
+        tls,
     })
 }
 
@@ -198,7 +222,11 @@ fn single_node(scheme: &str, authority_and_path: &str) -> Result<String, RedisUr
     Ok(text)
 }
 
-fn cluster_nodes(authority_and_path: &str) -> Result<Vec<String>, RedisUrlError> {
+fn cluster_nodes(
+    scheme: &str,
+    node_scheme: &str,
+    authority_and_path: &str,
+) -> Result<Vec<String>, RedisUrlError> {
     let (userinfo, hosts) = match authority_and_path.rsplit_once('@') {
         Some((user, hosts)) => (format!("{user}@"), hosts),
         None => (String::new(), authority_and_path),
@@ -212,11 +240,11 @@ fn cluster_nodes(authority_and_path: &str) -> Result<Vec<String>, RedisUrlError>
         .split(',')
         .map(|host| {
             if host.is_empty() {
-                return Err(RedisUrlError(
-                    "expected redis-cluster://HOST:PORT[,HOST:PORT...]".into(),
-                ));
+                return Err(RedisUrlError(format!(
+                    "expected {scheme}://HOST:PORT[,HOST:PORT...]"
+                )));
             }
-            single_node("redis", &format!("{userinfo}{host}"))
+            single_node(node_scheme, &format!("{userinfo}{host}"))
         })
         .collect()
 }
@@ -233,6 +261,7 @@ impl fmt::Debug for RedisUrl {
             .field("url", &self.redacted)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use crate::common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
-use wasmkv_test_servers::{RedisCluster, RedisServer};
+use wasmkv_test_servers::{RedisCluster, RedisServer, ServerTls, TestPki};
 
 fn store(url: &str) -> String {
     format!("default={url}")
@@ -171,6 +171,43 @@ fn a_redis_store_from_wasmkv_toml_uses_its_prefix() {
     );
 }
 
+/// TLS files named in `wasmkv.toml`, relative to the file's folder, reach
+/// the store; a TLS key on a SQLite store is refused naming the table.
+#[test]
+fn tls_files_from_wasmkv_toml_are_relative_to_it() {
+    let pki = TestPki::generate();
+    let server = RedisServer::start_tls(ServerTls::new(&pki, pki.server(), true));
+    let dir = workdir();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let client = pki.client();
+    for (from, to) in [
+        (pki.ca(), "ca.crt"),
+        (client.cert, "me.crt"),
+        (client.key, "me.key"),
+    ] {
+        std::fs::copy(from, certs.join(to)).unwrap();
+    }
+    let config = format!(
+        "[stores.cache]\ntype = \"redis\"\nurl = \"{}\"\ntls_ca_file = \"certs/ca.crt\"\ntls_cert_file = \"certs/me.crt\"\ntls_key_file = \"certs/me.key\"\n\n[buckets]\nsessions = \"cache\"\n",
+        server.tls_url()
+    );
+    std::fs::write(dir.path().join("wasmkv.toml"), config).unwrap();
+    kvtool(dir.path(), &[], &["set", "sessions", "k", "over-tls"]).success();
+    assert_eq!(server.cli(&["GET", "wasmkv:8:sessions:k"]), "over-tls");
+
+    let wrong =
+        "[stores.cache]\ntype = \"sqlite\"\npath = \"kv.db\"\ntls_ca_file = \"certs/ca.crt\"\n";
+    std::fs::write(dir.path().join("wasmkv.toml"), wrong).unwrap();
+    let out = kvtool(dir.path(), &[], &["get", "sessions", "k"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[stores.cache]") && out.stderr.contains("tls_* keys"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A password kept out of the command line (`ps` shows every argument):
 /// from a file named in the URL, or from an environment variable.
 #[test]
@@ -266,8 +303,17 @@ fn cluster_nodes(cluster: &RedisCluster) -> Vec<ClusterNode> {
 
 /// Moves `slot` and its keys from node `from` to node `to` the way a
 /// reshard does: IMPORTING/MIGRATING, MIGRATE key by key, then SETSLOT NODE
-/// on every node.
-fn move_slot(cluster: &RedisCluster, slot: u16, from: &ClusterNode, to: &ClusterNode) {
+/// on every node: the destination first, as `redis-cli --cluster reshard`
+/// does, or the source first (`source_first`), as an operator or a
+/// failover can, when for a moment each node sends the command to the
+/// other.
+fn move_slot(
+    cluster: &RedisCluster,
+    slot: u16,
+    from: &ClusterNode,
+    to: &ClusterNode,
+    source_first: bool,
+) {
     let node = |port: u16| {
         cluster
             .nodes()
@@ -297,7 +343,12 @@ fn move_slot(cluster: &RedisCluster, slot: u16, from: &ClusterNode, to: &Cluster
             ]);
         }
     }
-    for n in [dst, src] {
+    let order = if source_first { [src, dst] } else { [dst, src] };
+    for (i, n) in order.into_iter().enumerate() {
+        if i == 1 && source_first {
+            // Long enough for increments to meet the two owners disagreeing.
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
         n.cli(&["CLUSTER", "SETSLOT", &slot_text, "NODE", &to.id]);
     }
     for n in cluster.nodes() {
@@ -308,8 +359,10 @@ fn move_slot(cluster: &RedisCluster, slot: u16, from: &ClusterNode, to: &Cluster
 }
 
 /// A reshard moves a counter's slot back and forth while two processes
-/// increment it: a MOVED or ASK reply means the command did not run, so
-/// following it is safe, and no increment may fail or count twice.
+/// increment it, setting the new owner on the destination first and on the
+/// source first in turn: a MOVED or ASK reply means the command did not
+/// run, so following it (with pauses while the owners disagree) is safe,
+/// and no increment may fail or count twice.
 #[test]
 fn increments_follow_a_slot_moving_between_cluster_primaries() {
     let cluster = RedisCluster::start();
@@ -333,7 +386,7 @@ fn increments_follow_a_slot_moving_between_cluster_primaries() {
             let mut moves = 0;
             let (mut from, mut to) = (&nodes[owner], &nodes[other]);
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                move_slot(&cluster, slot, from, to);
+                move_slot(&cluster, slot, from, to, moves % 2 == 1);
                 std::mem::swap(&mut from, &mut to);
                 moves += 1;
             }
@@ -360,7 +413,7 @@ fn increments_follow_a_slot_moving_between_cluster_primaries() {
     });
     assert!(
         moves >= 2,
-        "the slot moved only {moves} times during the run"
+        "the slot moved only {moves} times during the run: not in both orders"
     );
     assert_eq!(cluster.cli(&["GET", key]), "6000");
 }

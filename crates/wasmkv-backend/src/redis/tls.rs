@@ -1,0 +1,226 @@
+//! TLS to Redis: the CA to trust, the client certificate to show, and the
+//! explicitly named way to turn certificate checks off, all read from files
+//! when the store URL is parsed (at startup), so a missing or malformed file
+//! is a startup error naming the file, never a failure at the first call.
+//!
+//! URL parameters (`wasmkv.toml` has the same names as keys):
+//!
+//! - `tls_ca_file=PATH`: PEM certificates of the CA(s) that signed the
+//!   server's certificate, trusted *instead of* the system's roots (a private
+//!   CA is the usual reason to give one; a managed Redis with a public
+//!   certificate needs none);
+//! - `tls_cert_file=PATH` and `tls_key_file=PATH`: the client certificate
+//!   chain and its private key, for servers that check clients
+//!   (`tls-auth-clients yes`, redis-server's default);
+//! - `tls_insecure=true`: no certificate or host name check at all. For tests
+//!   only; every mention of the store says so.
+
+use std::fmt;
+
+use ::redis::{ClientTlsConfig, TlsCertificates};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::url::RedisUrlError;
+
+/// What a `rediss://` or `rediss-cluster://` store trusts and shows.
+///
+/// `Debug` shows file names only: a key file's bytes are a secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM bytes of `tls_ca_file`, and its name.
+    ca: Option<PemFile>,
+    /// PEM bytes of `tls_cert_file` and `tls_key_file`.
+    client: Option<(PemFile, PemFile)>,
+    /// `tls_insecure=true`.
+    pub insecure: bool,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct PemFile {
+    path: String,
+    bytes: Vec<u8>,
+}
+
+/// The URL parameters this module takes, as they were given.
+#[derive(Default)]
+pub(super) struct TlsParams {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure: bool,
+}
+
+impl TlsParams {
+    /// Takes `name=value` if it is a TLS parameter; `Ok(false)` if it is not.
+    pub fn take(&mut self, name: &str, value: &str) -> Result<bool, RedisUrlError> {
+        let slot = match name {
+            "tls_ca_file" => &mut self.ca_file,
+            "tls_cert_file" => &mut self.cert_file,
+            "tls_key_file" => &mut self.key_file,
+            "tls_insecure" => {
+                self.insecure = match value {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    other => {
+                        return Err(RedisUrlError(format!(
+                            "tls_insecure must be true or false, not {other:?}"
+                        )));
+                    }
+                };
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        };
+        if value.is_empty() {
+            return Err(RedisUrlError(format!("{name} needs a file path")));
+        }
+        *slot = Some(value.to_string());
+        Ok(true)
+    }
+
+    fn given(&self) -> bool {
+        self.ca_file.is_some()
+            || self.cert_file.is_some()
+            || self.key_file.is_some()
+            || self.insecure
+    }
+
+    /// Reads and checks the files. `tls` says whether the scheme is a TLS
+    /// one; TLS parameters on a plain scheme are a mistake worth naming.
+    pub fn load(self, tls: bool, scheme: &str) -> Result<Option<TlsSettings>, RedisUrlError> {
+        if !tls {
+            if self.given() {
+                return Err(RedisUrlError(format!(
+                    "tls_* parameters need a TLS scheme: rediss:// or rediss-cluster://, not {scheme}://"
+                )));
+            }
+            return Ok(None);
+        }
+        if self.insecure && (self.ca_file.is_some() || self.cert_file.is_some()) {
+            return Err(RedisUrlError(
+                "tls_insecure=true checks no certificate, so tls_ca_file and tls_cert_file would be ignored; give one or the other".into(),
+            ));
+        }
+        let ca = self
+            .ca_file
+            .map(|path| {
+                let file = PemFile::read("tls_ca_file", path)?;
+                file.certificates("tls_ca_file")?;
+                Ok::<_, RedisUrlError>(file)
+            })
+            .transpose()?;
+        let client = match (self.cert_file, self.key_file) {
+            (Some(cert), Some(key)) => {
+                let cert = PemFile::read("tls_cert_file", cert)?;
+                cert.certificates("tls_cert_file")?;
+                let key = PemFile::read("tls_key_file", key)?;
+                if PrivateKeyDer::from_pem_slice(&key.bytes).is_err() {
+                    return Err(RedisUrlError(format!(
+                        "tls_key_file {:?}: no private key in it (expected a PEM \"-----BEGIN PRIVATE KEY-----\" block)",
+                        key.path
+                    )));
+                }
+                Some((cert, key))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(RedisUrlError(
+                    "a client certificate needs both tls_cert_file and tls_key_file".into(),
+                ));
+            }
+        };
+        Ok(Some(TlsSettings {
+            ca,
+            client,
+            insecure: self.insecure,
+        }))
+    }
+}
+
+impl PemFile {
+    fn read(param: &str, path: String) -> Result<Self, RedisUrlError> {
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(PemFile { path, bytes }),
+            Err(e) => Err(RedisUrlError(format!("{param}: cannot read {path:?}: {e}"))),
+        }
+    }
+
+    /// Fails unless the file holds at least one well-formed certificate.
+    fn certificates(&self, param: &str) -> Result<(), RedisUrlError> {
+        let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&self.bytes).collect();
+        match certs {
+            Ok(certs) if !certs.is_empty() => Ok(()),
+            Ok(_) => Err(RedisUrlError(format!(
+                "{param} {:?}: no certificate in it (expected a PEM \"-----BEGIN CERTIFICATE-----\" block)",
+                self.path
+            ))),
+            Err(e) => Err(RedisUrlError(format!(
+                "{param} {:?}: not a readable PEM certificate: {e}",
+                self.path
+            ))),
+        }
+    }
+}
+
+impl TlsSettings {
+    /// The certificates for the Redis client, when any were given (without
+    /// any, the client trusts the system's roots and shows none).
+    pub fn certificates(&self) -> Option<TlsCertificates> {
+        if self.ca.is_none() && self.client.is_none() {
+            return None;
+        }
+        Some(TlsCertificates {
+            client_tls: self.client.as_ref().map(|(cert, key)| ClientTlsConfig {
+                client_cert: cert.bytes.clone(),
+                client_key: key.bytes.clone(),
+            }),
+            root_cert: self.ca.as_ref().map(|ca| ca.bytes.clone()),
+        })
+    }
+
+    /// What to add to an error from connecting, so the line says how to fix
+    /// it; empty when there is nothing to add.
+    pub fn hint(&self, error: &str) -> String {
+        // rustls words one cause differently in `Display` and `Debug`, so
+        // the needles are lowercase and without spaces.
+        let error: String = error
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '_')
+            .collect::<String>()
+            .to_lowercase();
+        let has = |needle: &str| error.contains(needle);
+        let ca = match &self.ca {
+            Some(ca) => format!("the CA in tls_ca_file {:?}", ca.path),
+            None => "the system's CAs (no tls_ca_file given)".to_string(),
+        };
+        if has("unknownissuer") || has("badsignature") {
+            format!(
+                " (the server's certificate is not signed by {ca}: give the CA that signed it with tls_ca_file=PATH)"
+            )
+        } else if has("expired") || has("notvalidyet") {
+            " (the server's certificate has expired or is not yet valid: renew it, or check this machine's clock)".into()
+        } else if has("notvalidforname") {
+            " (the server's certificate does not name the host in the URL: connect by a name the certificate lists)".into()
+        } else if has("certificaterequired") || (has("handshakefailure") && self.client.is_none()) {
+            " (the server asks for a client certificate: give tls_cert_file=PATH and tls_key_file=PATH)".into()
+        } else if has("badcertificate") || has("unknownca") || has("certificateunknown") {
+            " (the server refused wasmkv's client certificate: it must be signed by a CA the server trusts, tls-ca-cert-file)".into()
+        } else if has("invalidcontenttype") || has("corruptmessage") {
+            " (the server does not speak TLS on this port: use redis:// or its TLS port)".into()
+        } else {
+            String::new()
+        }
+    }
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("ca_file", &self.ca.as_ref().map(|c| &c.path))
+            .field("cert_file", &self.client.as_ref().map(|(c, _)| &c.path))
+            .field("key_file", &self.client.as_ref().map(|(_, k)| &k.path))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
