@@ -10,6 +10,8 @@
 mod certs;
 mod ports;
 mod redis;
+mod sentinel;
 
 pub use certs::{CertFiles, TestPki};
 pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};
+pub use sentinel::{MASTER_NAME, RedisSentinels};

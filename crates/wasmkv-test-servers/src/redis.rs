@@ -26,6 +26,8 @@ pub struct RedisServer {
     port: u16,
     cluster: bool,
     tls: Option<ServerTls>,
+    /// The primary it replicates, if it is a replica.
+    replica_of: Option<u16>,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -60,6 +62,20 @@ impl RedisServer {
         Self::launch(free_port(false), false, None)
     }
 
+    /// Starts a replica of the server on `primary_port`.
+    pub fn start_replica_of(primary_port: u16) -> Self {
+        let mut server = RedisServer {
+            port: free_port(false),
+            cluster: false,
+            tls: None,
+            replica_of: Some(primary_port),
+            dir: tempfile::tempdir().expect("cannot create a temp dir"),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
     /// Starts a standalone server that also speaks TLS as `tls` says.
     pub fn start_tls(tls: ServerTls) -> Self {
         Self::launch(free_port(false), false, Some(tls))
@@ -70,6 +86,7 @@ impl RedisServer {
             port,
             cluster,
             tls,
+            replica_of: None,
             dir: tempfile::tempdir().expect("cannot create a temp dir"),
             child: None,
         };
@@ -96,6 +113,9 @@ impl RedisServer {
             cmd.args(["--cluster-enabled", "yes"])
                 .args(["--cluster-config-file", "nodes.conf"])
                 .args(["--cluster-node-timeout", "5000"]);
+        }
+        if let Some(primary) = self.replica_of {
+            cmd.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
         }
         if let Some(tls) = &self.tls {
             let auth = if tls.auth_clients { "yes" } else { "no" };
@@ -349,7 +369,7 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
     })
 }
 
-fn try_redis_cli(port: u16, args: &[&str]) -> Option<String> {
+pub(crate) fn try_redis_cli(port: u16, args: &[&str]) -> Option<String> {
     let out = Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)

@@ -23,6 +23,7 @@
 //! sends the command back); the pauses outlast that.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -31,6 +32,7 @@ use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use ::redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
+use super::sentinel::SentinelLink;
 use super::url::{RedisUrl, Topology};
 
 /// Whether a command may be sent again after a dropped connection.
@@ -47,6 +49,8 @@ pub enum Delivery {
 pub enum Connection {
     /// One server.
     Single(ConnectionManager),
+    /// The primary Sentinel names.
+    Sentinel(Arc<SentinelLink>),
     /// A cluster: see the module docs for why there are two.
     Cluster {
         /// Follows redirects and retries.
@@ -95,6 +99,9 @@ impl Connection {
                     .await?;
                 Ok(Connection::Single(manager))
             }
+            Topology::Sentinel => Ok(Connection::Sentinel(Arc::new(
+                SentinelLink::open(url).await?,
+            ))),
             Topology::Cluster => {
                 let connect = |retries: u32| async move {
                     let mut builder =
@@ -122,6 +129,12 @@ impl Connection {
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd, delivery: Delivery) -> RedisResult<T> {
         match self {
             Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+            Connection::Sentinel(link) => {
+                link.send(delivery, |mut conn| async move {
+                    cmd.query_async(&mut conn).await
+                })
+                .await
+            }
             Connection::Cluster { .. } => {
                 let first = cmd.query_async(&mut self.cluster(delivery)).await;
                 let value = self.after_redirects(first, cmd).await?;
@@ -141,6 +154,12 @@ impl Connection {
     ) -> RedisResult<T> {
         match self {
             Connection::Single(conn) => script.invoke_async(&mut conn.clone()).await,
+            Connection::Sentinel(link) => {
+                link.send(delivery, |mut conn| async move {
+                    script.invoke_async(&mut conn).await
+                })
+                .await
+            }
             Connection::Cluster { .. } => {
                 let first = script.invoke_async(&mut self.cluster(delivery)).await;
                 let value = self.after_redirects(first, eval).await?;
@@ -224,7 +243,9 @@ impl Connection {
             (Connection::Cluster { at_most_once, .. }, Delivery::AtMostOnce) => {
                 at_most_once.clone()
             }
-            (Connection::Single(_), _) => unreachable!("only called on a cluster"),
+            (Connection::Single(_) | Connection::Sentinel(_), _) => {
+                unreachable!("only called on a cluster")
+            }
         }
     }
 
@@ -266,6 +287,13 @@ impl Connection {
     pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: Cmd) -> RedisResult<T> {
         match (self, node) {
             (Connection::Single(conn), _) => cmd.query_async(&mut conn.clone()).await,
+            (Connection::Sentinel(link), _) => {
+                let cmd = &cmd;
+                link.send(Delivery::Idempotent, |mut conn| async move {
+                    cmd.query_async(&mut conn).await
+                })
+                .await
+            }
             (Connection::Cluster { retrying, .. }, Node::Primary { host, port }) => {
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
                     host: host.clone(),

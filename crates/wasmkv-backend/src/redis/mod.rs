@@ -1,5 +1,6 @@
-//! The Redis backend: one server (`redis://`, `rediss://`) or a Redis Cluster
-//! (`redis-cluster://`, `rediss-cluster://`).
+//! The Redis backend: one server (`redis://`, `rediss://`), a primary found
+//! through Redis Sentinel (`redis-sentinel://`, `rediss-sentinel://`) or a
+//! Redis Cluster (`redis-cluster://`, `rediss-cluster://`).
 //!
 //! Every operation is one round trip, done atomically by Redis itself:
 //! increment and compare-and-swap are Lua scripts, batches are single MGET /
@@ -13,6 +14,7 @@ pub mod url;
 mod backend;
 mod connection;
 mod keyspace;
+mod sentinel;
 mod tls;
 
 pub use backend::RedisBackend;
@@ -29,13 +31,20 @@ use url::RedisUrl;
 /// `redis://`, `rediss://`, `redis-cluster://` and `rediss-cluster://`; in
 /// `wasmkv.toml` `type = "redis"` or `"redis-cluster"` with `url`.
 pub(crate) static KIND: BackendKind = BackendKind {
-    schemes: &["redis", "rediss", "redis-cluster", "rediss-cluster"],
+    schemes: &[
+        "redis",
+        "rediss",
+        "redis-cluster",
+        "rediss-cluster",
+        "redis-sentinel",
+        "rediss-sentinel",
+    ],
     toml_types: &[
         (
             "redis",
             TomlForm::Url {
-                schemes: &["redis", "rediss"],
-                example: "redis://HOST:PORT or rediss://HOST:PORT",
+                schemes: &["redis", "rediss", "redis-sentinel", "rediss-sentinel"],
+                example: "redis://HOST:PORT, rediss://HOST:PORT or redis-sentinel://HOST:PORT/MASTER",
             },
         ),
         (

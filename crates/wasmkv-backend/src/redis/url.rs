@@ -30,6 +30,36 @@ pub enum Topology {
     /// A Redis Cluster (`redis-cluster://`, `rediss-cluster://`), reached
     /// through any of its nodes.
     Cluster,
+    /// A primary that Redis Sentinel names (`redis-sentinel://`,
+    /// `rediss-sentinel://`), found through any of the sentinels and found
+    /// again after a failover.
+    Sentinel,
+}
+
+/// The primary of a Sentinel-managed store, as the URL names it.
+///
+/// `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SentinelService {
+    /// The name the sentinels monitor the primary under.
+    pub master: String,
+    /// The database number on the primary.
+    pub db: i64,
+    /// The ACL user for the primary.
+    pub username: Option<String>,
+    /// The password for the primary (the sentinels are asked without one).
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for SentinelService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentinelService")
+            .field("master", &self.master)
+            .field("db", &self.db)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// A parsed Redis store URL.
@@ -46,6 +76,8 @@ pub struct RedisUrl {
     pub timeout: Duration,
     /// Set for the TLS schemes.
     pub tls: Option<TlsSettings>,
+    /// Set for the Sentinel schemes.
+    pub sentinel: Option<SentinelService>,
     /// Client URLs, one per node, without wasmkv's parameters.
     nodes: Vec<String>,
     /// The URL as written, password replaced by `***`.
@@ -74,13 +106,22 @@ impl RedisUrl {
             "rediss" => (Topology::Single, "rediss"),
             "redis-cluster" => (Topology::Cluster, "redis"),
             "rediss-cluster" => (Topology::Cluster, "rediss"),
+            "redis-sentinel" => (Topology::Sentinel, "redis"),
+            "rediss-sentinel" => (Topology::Sentinel, "rediss"),
             _ => return fail("not a Redis scheme"),
         };
-        let params = parse_params(query)?;
+        let mut params = parse_params(query)?;
         let tls = params.tls.load(node_scheme == "rediss", scheme)?;
+        let mut sentinel = None;
         let mut nodes = match topology {
             Topology::Single => vec![single_node(node_scheme, authority_and_path)?],
             Topology::Cluster => cluster_nodes(scheme, node_scheme, authority_and_path)?,
+            Topology::Sentinel => {
+                let (sentinels, service) =
+                    sentinel_parts(node_scheme, authority_and_path, params.password.take())?;
+                sentinel = Some(service);
+                sentinels
+            }
         };
         if tls.as_ref().is_some_and(|tls| tls.insecure) {
             // The Redis client's own spelling of "check no certificate".
@@ -102,6 +143,7 @@ impl RedisUrl {
             prefix,
             timeout,
             tls,
+            sentinel,
             nodes,
             redacted,
         })
@@ -222,6 +264,79 @@ fn single_node(scheme: &str, authority_and_path: &str) -> Result<String, RedisUr
     Ok(text)
 }
 
+/// The sentinels' URLs and the primary's name, database and credentials,
+/// from `[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]`. A password
+/// from `password_env`/`password_file` is the primary's.
+fn sentinel_parts(
+    node_scheme: &str,
+    authority_and_path: &str,
+    password_param: Option<String>,
+) -> Result<(Vec<String>, SentinelService), RedisUrlError> {
+    let usage = || {
+        RedisUrlError(format!(
+            "expected {node_scheme}-sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]"
+        ))
+    };
+    let (authority, path) = authority_and_path.split_once('/').ok_or_else(usage)?;
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((user, hosts)) => (Some(user), hosts),
+        None => (None, authority),
+    };
+    let decode = |text: &str| {
+        url::form_urlencoded::parse(format!("x={text}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (username, password) = match userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
+        Some((user, password)) => (
+            Some(decode(user)).filter(|u| !u.is_empty()),
+            Some(decode(password)).filter(|p| !p.is_empty()),
+        ),
+        None => (None, None),
+    };
+    let password = match (password, password_param) {
+        (Some(_), Some(_)) => {
+            return Err(RedisUrlError(
+                "the URL has a password already; give it there or by password_env/password_file, not both".into(),
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    let (master, db) = match path.split_once('/') {
+        Some((master, db)) => (
+            master,
+            db.parse::<i64>().map_err(|_| {
+                RedisUrlError(format!(
+                    "the database after the master name must be a number, not {db:?}"
+                ))
+            })?,
+        ),
+        None => (path, 0),
+    };
+    if master.is_empty() || hosts.is_empty() {
+        return Err(usage());
+    }
+    let sentinels = hosts
+        .split(',')
+        .map(|host| {
+            if host.is_empty() {
+                return Err(usage());
+            }
+            single_node(node_scheme, host)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((
+        sentinels,
+        SentinelService {
+            master: decode(master),
+            db,
+            username,
+            password,
+        },
+    ))
+}
+
 fn cluster_nodes(
     scheme: &str,
     node_scheme: &str,
@@ -262,6 +377,7 @@ impl fmt::Debug for RedisUrl {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
+            .field("sentinel", &self.sentinel)
             .finish()
     }
 }
@@ -338,6 +454,33 @@ mod tests {
         assert!(both.unwrap_err().0.contains("not both"));
         let unset = RedisUrl::parse("redis", "//h:1?password_env=WASMKV_SURELY_UNSET_VAR");
         assert!(unset.unwrap_err().0.contains("not set"));
+    }
+
+    #[test]
+    fn sentinel_urls_name_the_sentinels_and_the_primary() {
+        let url = RedisUrl::parse(
+            "redis-sentinel",
+            "//app:s3cret@10.0.0.1:26379,10.0.0.2:26379/mymaster/2?prefix=x",
+        )
+        .unwrap();
+        assert_eq!(url.topology, Topology::Sentinel);
+        assert_eq!(
+            url.nodes(),
+            ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379"]
+        );
+        let service = url.sentinel.as_ref().unwrap();
+        assert_eq!(service.master, "mymaster");
+        assert_eq!(service.db, 2);
+        assert_eq!(service.username.as_deref(), Some("app"));
+        assert_eq!(service.password.as_deref(), Some("s3cret"));
+        assert!(!url.to_string().contains("s3cret"), "{url}");
+        assert!(!format!("{url:?}").contains("s3cret"), "{url:?}");
+        for bad in ["//h:1", "//h:1/", "///m", "//h:1/m/x", "//h:1,/m"] {
+            assert!(
+                RedisUrl::parse("redis-sentinel", bad).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use crate::common::{component, kvtool, run, run_concurrently, wasmkv, workdir};
-use wasmkv_test_servers::{RedisCluster, RedisServer, ServerTls, TestPki};
+use wasmkv_test_servers::{RedisCluster, RedisSentinels, RedisServer, ServerTls, TestPki};
 
 fn store(url: &str) -> String {
     format!("default={url}")
@@ -416,4 +416,51 @@ fn increments_follow_a_slot_moving_between_cluster_primaries() {
         "the slot moved only {moves} times during the run: not in both orders"
     );
     assert_eq!(cluster.cli(&["GET", key]), "6000");
+}
+
+/// Two processes increment one counter on a primary found through three
+/// sentinels while the primary fails over to its replica: every increment
+/// lands exactly once, on the new primary, and none fails.
+#[test]
+fn increments_through_sentinel_follow_a_failover() {
+    let set = RedisSentinels::start();
+    let dir = workdir();
+    let key = "wasmkv:7:default:counter";
+    let first = set.primary_port();
+    let url = format!("{}?timeout_ms=20000", set.url());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let new_primary = std::thread::scope(|scope| {
+        let failover = scope.spawn(|| {
+            // Wait for the increments to be under way, then fail over.
+            let start = std::time::Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed)
+                && set
+                    .server(first)
+                    .cli(&["GET", key])
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    < 500
+                && start.elapsed() < std::time::Duration::from_secs(60)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let new = set.failover();
+            (new, !done.load(std::sync::atomic::Ordering::Relaxed))
+        });
+        let flags = ["--store", &store(&url)].map(str::to_string);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        run_concurrently(
+            dir.path(),
+            &flags,
+            2,
+            &["incr", "default", "counter", "1", "10000"],
+        );
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        failover.join().unwrap()
+    });
+    let (new_primary, during) = new_primary;
+    assert!(during, "the increments ended before the failover did");
+    assert_ne!(new_primary, first, "no failover happened");
+    assert_eq!(set.primary_port(), new_primary);
+    assert_eq!(set.server(new_primary).cli(&["GET", key]), "20000");
 }
