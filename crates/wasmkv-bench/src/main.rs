@@ -24,7 +24,7 @@ use wasmkv_backend::memory::MemoryBackend;
 use wasmkv_backend::sqlite::{SqliteBackend, SqliteOptions};
 use wasmkv_backend::{SharedBackend, StoreUrl};
 use wasmkv_engine::Engine as KvEngine;
-use wasmkv_test_servers::RedisServer;
+use wasmkv_test_servers::{RedisServer, ServerTls, TestPki};
 
 use crate::cli_runs::{Cli, CliRuns};
 use crate::guest::{Guest, Guests};
@@ -123,7 +123,9 @@ struct Bench {
     spin: SharedBackend,
     cli: Option<CliRuns>,
     redis_port: Option<u16>,
-    _redis: Option<RedisServer>,
+    /// The plain server, and the TLS one (mutual TLS, its own PKI) whose
+    /// `redis-tls` rows show what TLS costs.
+    _redis: Option<(RedisServer, RedisServer, TestPki)>,
     _dir: tempfile::TempDir,
     quick: bool,
 }
@@ -153,11 +155,15 @@ impl Bench {
             );
             None
         } else {
-            Some(RedisServer::start())
+            let pki = TestPki::generate();
+            let tls = RedisServer::start_tls(ServerTls::new(&pki, pki.server(), true));
+            Some((RedisServer::start(), tls, pki))
         };
-        if let Some(server) = &redis {
+        if let Some((server, tls, pki)) = &redis {
             let url: StoreUrl = server.url().parse()?;
             native.push(("redis", url.open().await?));
+            let url: StoreUrl = format!("{}?{}", tls.tls_url(), pki.mutual_tls_query()).parse()?;
+            native.push(("redis-tls", url.open().await?));
         }
         let mut with_engines = Vec::new();
         for (name, backend) in native {
@@ -191,7 +197,7 @@ impl Bench {
             native: with_engines,
             spin,
             cli,
-            redis_port: redis.as_ref().map(RedisServer::port),
+            redis_port: redis.as_ref().map(|(server, _, _)| server.port()),
             _redis: redis,
             _dir: dir,
             quick: args.quick,

@@ -129,6 +129,20 @@ impl TestPki {
         self.dir.path().join(name)
     }
 
+    /// `tls_ca_file=…&tls_cert_file=…&tls_key_file=…`: wasmkv's URL
+    /// parameters for mutual TLS with this PKI, percent-encoded.
+    pub fn mutual_tls_query(&self) -> String {
+        let client = self.client();
+        let files = [
+            ("tls_ca_file", self.ca()),
+            ("tls_cert_file", client.cert),
+            ("tls_key_file", client.key),
+        ];
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(files.iter().map(|(k, v)| (*k, v.display().to_string())))
+            .finish()
+    }
+
     /// The folder holding the files.
     pub fn dir(&self) -> &Path {
         self.dir.path()

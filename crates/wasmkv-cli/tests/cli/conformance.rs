@@ -162,29 +162,11 @@ fn conformance_on_redis_cluster() {
     conformance(&format!("default={}", cluster.url()));
 }
 
-/// `?tls_ca_file=…&tls_cert_file=…&tls_key_file=…` for `pki`.
-fn mutual_tls(pki: &TestPki) -> String {
-    let client = pki.client();
-    let files = [
-        ("tls_ca_file", pki.ca()),
-        ("tls_cert_file", client.cert),
-        ("tls_key_file", client.key),
-    ];
-    let pairs: Vec<(&str, String)> = files
-        .iter()
-        .map(|(name, path)| (*name, path.display().to_string()))
-        .collect();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("?{query}")
-}
-
 #[test]
 fn conformance_on_redis_over_mutual_tls() {
     let pki = TestPki::generate();
     let server = RedisServer::start_tls(ServerTls::new(&pki, pki.server(), true));
-    let store = format!("default={}{}", server.tls_url(), mutual_tls(&pki));
+    let store = format!("default={}?{}", server.tls_url(), pki.mutual_tls_query());
     conformance(&store);
     run_suite(&DRAFT2, &store);
 }
@@ -193,7 +175,7 @@ fn conformance_on_redis_over_mutual_tls() {
 fn conformance_on_redis_cluster_over_mutual_tls() {
     let pki = TestPki::generate();
     let cluster = RedisCluster::start_tls(&pki);
-    let store = format!("default={}{}", cluster.tls_url(), mutual_tls(&pki));
+    let store = format!("default={}?{}", cluster.tls_url(), pki.mutual_tls_query());
     conformance(&store);
     run_suite(&DRAFT2, &store);
 }
