@@ -207,3 +207,30 @@ async fn a_tls_cluster_with_client_certificates_serves_every_slot() {
     assert_eq!(listed, 50);
     assert_eq!(cluster.cli(&["GET", "wasmkv:3:tls:n"]), "5");
 }
+
+/// An ACL user over mutual TLS: the right password works, a wrong one or an
+/// unknown user is a one-line startup error that never shows the password.
+#[tokio::test]
+async fn acl_users_over_tls_and_a_wrong_password_is_a_clear_error() {
+    let pki = TestPki::generate();
+    let server = RedisServer::start_tls(ServerTls::new(&pki, pki.server(), true));
+    server.cli(&["ACL", "SETUSER", "app", "on", ">Right-pw-1", "~*", "+@all"]);
+    let with = |user: &str, password: &str| {
+        format!(
+            "rediss://{user}:{password}@127.0.0.1:{}?timeout_ms=3000&{}",
+            server.tls_port(),
+            pki.mutual_tls_query()
+        )
+    };
+    let kv = open(&with("app", "Right-pw-1")).await.unwrap();
+    round_trip(&*kv).await;
+    for (user, password) in [("app", "Wrong-pw-2"), ("nobody", "Right-pw-1")] {
+        let err = open(&with(user, password))
+            .await
+            .err()
+            .expect("a wrong user or password was accepted");
+        assert!(err.contains("refused the user or password"), "{err}");
+        assert!(!err.contains(password), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}

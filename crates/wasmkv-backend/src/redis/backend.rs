@@ -51,11 +51,13 @@ impl RedisBackend {
         let conn = match tokio::time::timeout(url.timeout, Connection::open(&url)).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
-                let hint = url.tls.as_ref().map(|tls| tls.hint(&format!("{e} {e:?}")));
-                return Err(fail(format!(
-                    "cannot connect: {e}{}",
-                    hint.unwrap_or_default()
-                )));
+                let hint = if refused_credentials(&e) {
+                    " (the server refused the user or password: check USER:PASSWORD in the URL, or password_env / password_file)".to_string()
+                } else {
+                    let tls = url.tls.as_ref().map(|tls| tls.hint(&format!("{e} {e:?}")));
+                    tls.unwrap_or_default()
+                };
+                return Err(fail(format!("cannot connect: {e}{hint}")));
             }
             Err(_) => {
                 return Err(fail(format!(
@@ -141,6 +143,12 @@ impl RedisBackend {
             Ok(_) => self.error("Redis refused an increment that wasmkv's counter rules allow"),
         }
     }
+}
+
+/// Whether the server said no to the user or password (or wants one).
+fn refused_credentials(e: &RedisError) -> bool {
+    e.kind() == ::redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
 }
 
 /// Whether the command may have reached the server before the failure.
