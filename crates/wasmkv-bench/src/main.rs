@@ -56,6 +56,10 @@ struct Args {
     /// profiler then sees one host's calls and nothing else.
     #[arg(long = "system", value_name = "NAME")]
     systems: Vec<String>,
+    /// Only the rows on these backends (repeatable), e.g. `--backend redis`:
+    /// with `--system`, one host on one store, for a profiler.
+    #[arg(long = "backend", value_name = "NAME")]
+    backends: Vec<String>,
     /// Only the workloads run by this many instances at once.
     #[arg(long, value_name = "N")]
     at_once: Option<usize>,
@@ -323,6 +327,7 @@ async fn main() -> anyhow::Result<()> {
         .systems()
         .into_iter()
         .filter(|s| args.systems.is_empty() || args.systems.iter().any(|n| n == s.name()))
+        .filter(|s| args.backends.is_empty() || args.backends.iter().any(|b| b == s.backend()))
         .collect();
     for w in plan(args.quick).into_iter().filter(chosen) {
         // Calibrate (also the warm-up), then interleave the rows round by round.
