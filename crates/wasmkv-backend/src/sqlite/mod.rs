@@ -343,38 +343,41 @@ fn not_a_shared_file(path: &Path) -> Option<String> {
 }
 
 /// The stored value's length, without reading it.
-fn stored_len(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<usize>> {
-    conn.prepare_cached("SELECT length(value) FROM kv WHERE bucket = ?1 AND key = ?2")?
-        .query_row(params![ns, key], |row| row.get(0))
-        .optional()
-}
-
 fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT value FROM kv WHERE bucket = ?1 AND key = ?2")?
         .query_row(params![ns, key], |row| row.get(0))
         .optional()
 }
 
+/// The stored length of `key`'s value and, when that is at most `room`
+/// bytes, the value (SQLite keeps a value's length in the row header, so a
+/// larger value is not read); `None` when the key is absent.
+fn sized_read(
+    conn: &Connection,
+    ns: &str,
+    key: &str,
+    room: u64,
+) -> rusqlite::Result<Option<(u64, Option<Vec<u8>>)>> {
+    let room = i64::try_from(room).unwrap_or(i64::MAX);
+    let row: Option<(i64, Option<Vec<u8>>)> = conn
+        .prepare_cached(
+            "SELECT length(value), CASE WHEN length(value) <= ?3 THEN value END
+             FROM kv WHERE bucket = ?1 AND key = ?2",
+        )?
+        .query_row(params![ns, key, room], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(row.map(|(len, value)| (u64::try_from(len).unwrap_or(0), value)))
+}
+
 /// The value under `key` if it is at most `limit` bytes: `Some(None)` when
-/// absent, `None` when larger (its bytes are not read: SQLite keeps a
-/// value's length in the row header).
+/// absent, `None` when larger (its bytes are not read).
 fn read_at_most(
     conn: &Connection,
     ns: &str,
     key: &str,
     limit: usize,
 ) -> rusqlite::Result<Option<Option<Vec<u8>>>> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let row: Option<(i64, Option<Vec<u8>>)> = conn
-        .prepare_cached(
-            "SELECT length(value), CASE WHEN length(value) <= ?3 THEN value END
-             FROM kv WHERE bucket = ?1 AND key = ?2",
-        )?
-        .query_row(params![ns, key, limit], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
-    Ok(match row {
+    Ok(match sized_read(conn, ns, key, limit as u64)? {
         None => Some(None),
         Some((_, Some(value))) => Some(Some(value)),
         Some((_, None)) => None,
@@ -386,10 +389,11 @@ fn contains(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<bool> {
         .exists(params![ns, key])
 }
 
-/// `keys`' values in one read transaction, so the batch sees a single
-/// snapshot and the sizes summed first are the sizes then read; `Ok(None)`
-/// when they are together over `stop_above` bytes (not read), and the
-/// engine's refusal when over `max_total`.
+/// `keys`' values in one read transaction (one snapshot), one statement per
+/// key that returns the value's length and, only while the bytes read so
+/// far leave room for it, the value. `Ok(None)` when the values are
+/// together over `stop_above` bytes (those past it are not read), and the
+/// engine's refusal when over `max_total` (summed from lengths only).
 fn read_many(
     conn: &Connection,
     ns: &str,
@@ -398,21 +402,25 @@ fn read_many(
     stop_above: usize,
 ) -> Result<Option<Vec<Option<Bytes>>>, OpError> {
     let tx = conn.unchecked_transaction()?;
-    let lens = keys
-        .iter()
-        .map(|k| stored_len(&tx, ns, k))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let total: usize = lens.iter().flatten().sum();
-    crate::check_total(lens.into_iter().flatten(), max_total).map_err(OpError::Backend)?;
-    if total > stop_above {
-        return Ok(None);
+    let budget = max_total.min(stop_above) as u64;
+    let (mut total, mut complete) = (0u64, true);
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        match sized_read(&tx, ns, key, budget.saturating_sub(total))? {
+            None => values.push(None),
+            Some((len, value)) => {
+                total = total.saturating_add(len);
+                match value {
+                    Some(value) if complete => values.push(Some(Bytes::from(value))),
+                    _ => complete = false,
+                }
+            }
+        }
     }
-    let values = keys
-        .iter()
-        .map(|k| Ok(read(&tx, ns, k)?.map(Bytes::from)))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
     tx.commit()?;
-    Ok(Some(values))
+    let total = usize::try_from(total).unwrap_or(usize::MAX);
+    crate::check_total([total], max_total).map_err(OpError::Backend)?;
+    Ok(complete.then_some(values))
 }
 
 /// A page of at most `limit` keys after `after` (keyset pagination on the
