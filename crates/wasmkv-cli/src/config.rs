@@ -47,6 +47,7 @@ struct StoreConfig {
     tls_cert_file: Option<PathBuf>,
     tls_key_file: Option<PathBuf>,
     tls_insecure: Option<bool>,
+    tls_system_roots: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -267,8 +268,14 @@ impl StoreConfig {
                 Some((name, base.join(path).display().to_string()))
             })
             .collect();
-        if let Some(insecure) = self.tls_insecure {
-            params.push(("tls_insecure", insecure.to_string()));
+        let switches = [
+            ("tls_insecure", self.tls_insecure),
+            ("tls_system_roots", self.tls_system_roots),
+        ];
+        for (name, on) in switches {
+            if let Some(on) = on {
+                params.push((name, on.to_string()));
+            }
         }
         params
     }

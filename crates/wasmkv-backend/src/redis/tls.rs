@@ -8,7 +8,8 @@
 //! - `tls_ca_file=PATH`: PEM certificates of the CA(s) that signed the
 //!   server's certificate, trusted *instead of* the system's roots (a private
 //!   CA is the usual reason to give one; a managed Redis with a public
-//!   certificate needs none);
+//!   certificate needs none), or *as well as* them with
+//!   `tls_system_roots=true`;
 //! - `tls_cert_file=PATH` and `tls_key_file=PATH`: the client certificate
 //!   chain and its private key, for servers that check clients
 //!   (`tls-auth-clients yes`, redis-server's default);
@@ -34,6 +35,8 @@ pub struct TlsSettings {
     client: Option<(PemFile, PemFile)>,
     /// `tls_insecure=true`.
     pub insecure: bool,
+    /// `tls_system_roots=true`: the system's CAs are trusted beside `ca`.
+    system_roots: bool,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -49,6 +52,7 @@ pub(super) struct TlsParams {
     pub cert_file: Option<String>,
     pub key_file: Option<String>,
     pub insecure: bool,
+    pub system_roots: bool,
 }
 
 impl TlsParams {
@@ -58,16 +62,21 @@ impl TlsParams {
             "tls_ca_file" => &mut self.ca_file,
             "tls_cert_file" => &mut self.cert_file,
             "tls_key_file" => &mut self.key_file,
-            "tls_insecure" => {
-                self.insecure = match value {
+            "tls_insecure" | "tls_system_roots" => {
+                let on = match value {
                     "true" | "1" | "yes" => true,
                     "false" | "0" | "no" => false,
                     other => {
                         return Err(RedisUrlError(format!(
-                            "tls_insecure must be true or false, not {other:?}"
+                            "{name} must be true or false, not {other:?}"
                         )));
                     }
                 };
+                if name == "tls_insecure" {
+                    self.insecure = on;
+                } else {
+                    self.system_roots = on;
+                }
                 return Ok(true);
             }
             _ => return Ok(false),
@@ -84,6 +93,7 @@ impl TlsParams {
             || self.cert_file.is_some()
             || self.key_file.is_some()
             || self.insecure
+            || self.system_roots
     }
 
     /// Reads and checks the files. `tls` says whether the scheme is a TLS
@@ -130,10 +140,16 @@ impl TlsParams {
                 ));
             }
         };
+        if self.system_roots && ca.is_none() {
+            return Err(RedisUrlError(
+                "tls_system_roots=true adds the system's CAs to tls_ca_file's; without tls_ca_file they are trusted anyway".into(),
+            ));
+        }
         Ok(Some(TlsSettings {
             ca,
             client,
             insecure: self.insecure,
+            system_roots: self.system_roots,
         }))
     }
 }
@@ -175,7 +191,13 @@ impl TlsSettings {
                 client_cert: cert.bytes.clone(),
                 client_key: key.bytes.clone(),
             }),
-            root_cert: self.ca.as_ref().map(|ca| ca.bytes.clone()),
+            root_cert: self.ca.as_ref().map(|ca| {
+                let mut roots = ca.bytes.clone();
+                if self.system_roots {
+                    roots.extend(system_roots_pem());
+                }
+                roots
+            }),
         })
     }
 
@@ -214,6 +236,24 @@ impl TlsSettings {
     }
 }
 
+/// The system's CA certificates as PEM, to go beside `tls_ca_file`'s (the
+/// Redis client takes one PEM list of roots). Unreadable ones are skipped,
+/// as the client does when it loads them itself.
+fn system_roots_pem() -> Vec<u8> {
+    use base64::Engine;
+    let mut pem = Vec::new();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let body = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.extend_from_slice(b"\n-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
 impl fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsSettings")
@@ -221,6 +261,7 @@ impl fmt::Debug for TlsSettings {
             .field("cert_file", &self.client.as_ref().map(|(c, _)| &c.path))
             .field("key_file", &self.client.as_ref().map(|(_, k)| &k.path))
             .field("insecure", &self.insecure)
+            .field("system_roots", &self.system_roots)
             .finish()
     }
 }

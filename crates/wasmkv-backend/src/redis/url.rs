@@ -213,7 +213,7 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
             }
             other => {
                 return Err(RedisUrlError(format!(
-                    "unknown parameter {other:?} (known: prefix, timeout_ms, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_insecure)"
+                    "unknown parameter {other:?} (known: prefix, timeout_ms, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_insecure, tls_system_roots)"
                 )));
             }
         }
