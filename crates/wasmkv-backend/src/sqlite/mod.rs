@@ -156,10 +156,7 @@ impl SqliteBackend {
             let mut conn = inner.checkout()?;
             let result = op(&mut conn);
             inner.checkin(conn);
-            result.map_err(|e| match e {
-                OpError::Sqlite(e) => inner.error(explain(&e)),
-                OpError::Backend(e) => e,
-            })
+            inner.answer(result)
         })
         .await
         .map_err(|e| self.inner.error(format_args!("worker failed: {e}")))?
@@ -175,9 +172,12 @@ impl Inner {
         BackendError::unavailable(self.describe(), cause)
     }
 
-    /// A read's result in the backend's terms.
-    fn answer<T>(&self, result: rusqlite::Result<T>) -> BackendResult<T> {
-        result.map_err(|e| self.error(explain(&e)))
+    /// An operation's result in the backend's terms.
+    fn answer<T>(&self, result: Result<T, OpError>) -> BackendResult<T> {
+        result.map_err(|e| match e {
+            OpError::Sqlite(e) => self.error(explain(&e)),
+            OpError::Backend(e) => e,
+        })
     }
 
     /// Opens and configures one connection.
@@ -265,7 +265,6 @@ impl From<counter::CounterError> for OpError {
     }
 }
 
-/// Whether SQLite refused because another connection holds a lock.
 /// Refuses a file whose `kv` table some other program made: wasmkv would
 /// otherwise start, then fail (or write nonsense) at the first call.
 fn check_schema(conn: &Connection) -> rusqlite::Result<()> {
@@ -314,6 +313,7 @@ pub(super) fn explain(e: &rusqlite::Error) -> String {
     format!("{e} ({hint})")
 }
 
+/// Whether SQLite refused because another connection holds a lock.
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -342,7 +342,6 @@ fn not_a_shared_file(path: &Path) -> Option<String> {
     }
 }
 
-/// The stored value's length, without reading it.
 fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT value FROM kv WHERE bucket = ?1 AND key = ?2")?
         .query_row(params![ns, key], |row| row.get(0))
@@ -476,7 +475,7 @@ impl Backend for SqliteBackend {
 
     async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
         let here = reader::read(&self.inner, |conn| {
-            read_at_most(conn, namespace, key, INLINE_VALUE_BYTES)
+            Ok(read_at_most(conn, namespace, key, INLINE_VALUE_BYTES)?)
         });
         if let Inline::Done(value) = here {
             return self.inner.answer(value.map(|v| v.map(Bytes::from)));
@@ -501,7 +500,9 @@ impl Backend for SqliteBackend {
     }
 
     async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
-        let here = reader::read(&self.inner, |conn| contains(conn, namespace, key).map(Some));
+        let here = reader::read(&self.inner, |conn| {
+            Ok(Some(contains(conn, namespace, key)?))
+        });
         if let Inline::Done(found) = here {
             return self.inner.answer(found);
         }
@@ -553,20 +554,9 @@ impl Backend for SqliteBackend {
         keys: &[String],
         max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
-        let mut refused = None;
         let here = reader::read(&self.inner, |conn| {
-            match read_many(conn, namespace, keys, max_total, INLINE_TOTAL_BYTES) {
-                Ok(values) => Ok(values),
-                Err(OpError::Sqlite(e)) => Err(e),
-                Err(OpError::Backend(e)) => {
-                    refused = Some(e);
-                    Ok(Some(Vec::new()))
-                }
-            }
+            read_many(conn, namespace, keys, max_total, INLINE_TOTAL_BYTES)
         });
-        if let Some(e) = refused {
-            return Err(e);
-        }
         if let Inline::Done(values) = here {
             return self.inner.answer(values);
         }
@@ -609,7 +599,13 @@ impl Backend for SqliteBackend {
         limit: usize,
     ) -> BackendResult<KeyPage> {
         let here = reader::read(&self.inner, |conn| {
-            key_page(conn, namespace, cursor, limit, INLINE_TOTAL_BYTES)
+            Ok(key_page(
+                conn,
+                namespace,
+                cursor,
+                limit,
+                INLINE_TOTAL_BYTES,
+            )?)
         });
         if let Inline::Done(page) = here {
             return self.inner.answer(page);
@@ -926,11 +922,11 @@ mod tests {
 
         // A read that meets a lock is not answered here but on the pool,
         // whose connections wait for it.
-        let busy = reader::read(&db.inner, |_| -> rusqlite::Result<Option<()>> {
-            Err(rusqlite::Error::SqliteFailure(
+        let busy = reader::read(&db.inner, |_| -> Result<Option<()>, OpError> {
+            Err(OpError::Sqlite(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
                 None,
-            ))
+            )))
         });
         assert!(matches!(busy, Inline::Elsewhere));
     }

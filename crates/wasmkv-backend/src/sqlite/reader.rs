@@ -27,7 +27,7 @@ use std::sync::{Arc, Weak};
 
 use rusqlite::Connection;
 
-use super::Inner;
+use super::{Inner, OpError};
 
 /// The largest value read on the calling thread.
 pub(super) const INLINE_VALUE_BYTES: usize = 64 * 1024;
@@ -49,7 +49,7 @@ thread_local! {
 /// What a read on the calling thread came to.
 pub(super) enum Inline<T> {
     /// The answer.
-    Done(rusqlite::Result<T>),
+    Done(Result<T, OpError>),
     /// Not answered here (a lock, or too many bytes): do it on the pool.
     Elsewhere,
 }
@@ -58,7 +58,7 @@ pub(super) enum Inline<T> {
 /// use. `op` returns `None` for a read too large to finish here.
 pub(super) fn read<T>(
     store: &Arc<Inner>,
-    op: impl FnOnce(&Connection) -> rusqlite::Result<Option<T>>,
+    op: impl FnOnce(&Connection) -> Result<Option<T>, OpError>,
 ) -> Inline<T> {
     READERS.with(|readers| {
         let Ok(mut readers) = readers.try_borrow_mut() else {
@@ -85,7 +85,7 @@ pub(super) fn read<T>(
         match op(&readers[index].conn) {
             Ok(Some(answer)) => Inline::Done(Ok(answer)),
             Ok(None) => Inline::Elsewhere,
-            Err(e) if super::is_busy(&e) => Inline::Elsewhere,
+            Err(OpError::Sqlite(e)) if super::is_busy(&e) => Inline::Elsewhere,
             Err(e) => Inline::Done(Err(e)),
         }
     })
