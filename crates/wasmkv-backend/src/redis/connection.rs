@@ -24,7 +24,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClientBuilder;
@@ -32,6 +32,7 @@ use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use ::redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
+use super::backoff::Backoff;
 use super::sentinel::SentinelLink;
 use super::url::{RedisUrl, Topology};
 
@@ -57,9 +58,8 @@ pub enum Connection {
         retrying: ClusterConnection,
         /// Never retries.
         at_most_once: ClusterConnection,
-        /// How long an at-most-once command keeps being sent again while
-        /// the cluster says it did not run.
-        patience: Duration,
+        /// The store's timeout, which bounds the resends too.
+        timeout: Duration,
     },
 }
 
@@ -71,8 +71,7 @@ const CLUSTER_RETRIES: u32 = 3;
 /// Redirects one at-most-once cluster command follows at once; after these
 /// it pauses before each resend (see the module docs).
 const IMMEDIATE_REDIRECTS: u32 = 3;
-/// The first and the longest pause between resends.
-const FIRST_PAUSE: Duration = Duration::from_millis(2);
+/// The longest pause between resends.
 const LONGEST_PAUSE: Duration = Duration::from_millis(100);
 
 impl Connection {
@@ -118,8 +117,7 @@ impl Connection {
                 Ok(Connection::Cluster {
                     retrying: connect(CLUSTER_RETRIES).await?,
                     at_most_once: connect(0).await?,
-                    // Room left within the timeout for the last attempt.
-                    patience: timeout.mul_f32(0.8),
+                    timeout,
                 })
             }
         }
@@ -179,11 +177,11 @@ impl Connection {
         mut outcome: RedisResult<Value>,
         cmd: &Cmd,
     ) -> RedisResult<Value> {
-        let Connection::Cluster { patience, .. } = self else {
+        let Connection::Cluster { timeout, .. } = self else {
             return outcome;
         };
-        let give_up = Instant::now() + *patience;
-        let (mut pause, mut redirects) = (FIRST_PAUSE, 0);
+        let mut backoff = Backoff::new(*timeout, LONGEST_PAUSE);
+        let mut redirects = 0;
         loop {
             let resend = match &outcome {
                 Ok(_) => return outcome,
@@ -193,12 +191,8 @@ impl Connection {
                 },
             };
             let redirect = matches!(resend, Resend::To { .. });
-            if !redirect || redirects >= IMMEDIATE_REDIRECTS {
-                if Instant::now() + pause > give_up {
-                    return outcome;
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(LONGEST_PAUSE);
+            if (!redirect || redirects >= IMMEDIATE_REDIRECTS) && !backoff.pause().await {
+                return outcome;
             }
             redirects += u32::from(redirect);
             let mut conn = self.cluster(Delivery::AtMostOnce);

@@ -12,6 +12,7 @@
 pub mod url;
 
 mod backend;
+mod backoff;
 mod connection;
 mod keyspace;
 mod sentinel;

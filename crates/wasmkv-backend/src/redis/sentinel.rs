@@ -16,16 +16,17 @@
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use ::redis::{AsyncConnectionConfig, IntoConnectionInfo, RedisError, RedisResult, TlsMode};
 
+use super::backoff::Backoff;
 use super::connection::Delivery;
 use super::url::RedisUrl;
 
-const FIRST_PAUSE: Duration = Duration::from_millis(2);
+/// The longest pause between resends: a failover takes seconds.
 const LONGEST_PAUSE: Duration = Duration::from_millis(200);
 
 /// The connection to the primary the sentinels name.
@@ -34,7 +35,7 @@ pub struct SentinelLink {
     /// The primary's connection, and how many times it was found.
     primary: Mutex<(u64, MultiplexedConnection)>,
     config: AsyncConnectionConfig,
-    patience: Duration,
+    timeout: Duration,
 }
 
 impl SentinelLink {
@@ -78,7 +79,7 @@ impl SentinelLink {
             sentinels: tokio::sync::Mutex::new(client),
             primary: Mutex::new((0, primary)),
             config,
-            patience: url.timeout.mul_f32(0.8),
+            timeout: url.timeout,
         })
     }
 
@@ -89,8 +90,7 @@ impl SentinelLink {
         F: FnMut(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let give_up = Instant::now() + self.patience;
-        let mut pause = FIRST_PAUSE;
+        let mut backoff = Backoff::new(self.timeout, LONGEST_PAUSE);
         loop {
             let (generation, conn) = self.current();
             let error = match send(conn).await {
@@ -105,11 +105,9 @@ impl SentinelLink {
                 // the primary; an error here leaves the old connection.
                 let _ = self.find_primary(generation).await;
             }
-            if !again || Instant::now() + pause > give_up {
+            if !again || !backoff.pause().await {
                 return Err(error);
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(LONGEST_PAUSE);
         }
     }
 
