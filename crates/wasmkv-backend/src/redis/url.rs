@@ -282,16 +282,17 @@ fn sentinel_parts(
         Some((user, hosts)) => (Some(user), hosts),
         None => (None, authority),
     };
-    let decode = |text: &str| {
-        url::form_urlencoded::parse(format!("x={text}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+    // Percent-decoding as in any URL's user info: `+` stays `+`.
+    let decode = |text: &str, what: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| RedisUrlError(format!("the {what} is not UTF-8 once percent-decoded")))
     };
     let (username, password) = match userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
         Some((user, password)) => (
-            Some(decode(user)).filter(|u| !u.is_empty()),
-            Some(decode(password)).filter(|p| !p.is_empty()),
+            Some(decode(user, "user")?).filter(|u| !u.is_empty()),
+            Some(decode(password, "password")?).filter(|p| !p.is_empty()),
         ),
         None => (None, None),
     };
@@ -317,19 +318,10 @@ fn sentinel_parts(
     if master.is_empty() || hosts.is_empty() {
         return Err(usage());
     }
-    let sentinels = hosts
-        .split(',')
-        .map(|host| {
-            if host.is_empty() {
-                return Err(usage());
-            }
-            single_node(node_scheme, host)
-        })
-        .collect::<Result<_, _>>()?;
     Ok((
-        sentinels,
+        node_urls(node_scheme, "", hosts, usage)?,
         SentinelService {
-            master: decode(master),
+            master: decode(master, "master name")?,
             db,
             username,
             password,
@@ -351,13 +343,25 @@ fn cluster_nodes(
             "a cluster has no database number; drop the /PATH".into(),
         ));
     }
+    node_urls(node_scheme, &userinfo, hosts, || {
+        RedisUrlError(format!("expected {scheme}://HOST:PORT[,HOST:PORT...]"))
+    })
+}
+
+/// A client URL for each of the comma-separated `HOST:PORT`s in `hosts`,
+/// each with `userinfo` (`USER:PASSWORD@`, or empty); an empty entry is
+/// `usage`'s error.
+fn node_urls(
+    node_scheme: &str,
+    userinfo: &str,
+    hosts: &str,
+    usage: impl Fn() -> RedisUrlError,
+) -> Result<Vec<String>, RedisUrlError> {
     hosts
         .split(',')
         .map(|host| {
             if host.is_empty() {
-                return Err(RedisUrlError(format!(
-                    "expected {scheme}://HOST:PORT[,HOST:PORT...]"
-                )));
+                return Err(usage());
             }
             single_node(node_scheme, &format!("{userinfo}{host}"))
         })
@@ -473,6 +477,9 @@ mod tests {
         assert_eq!(service.db, 2);
         assert_eq!(service.username.as_deref(), Some("app"));
         assert_eq!(service.password.as_deref(), Some("s3cret"));
+        let encoded = RedisUrl::parse("redis-sentinel", "//:p+w%2F%40x@h:1/m").unwrap();
+        let service = encoded.sentinel.as_ref().unwrap();
+        assert_eq!(service.password.as_deref(), Some("p+w/@x"));
         assert!(!url.to_string().contains("s3cret"), "{url}");
         assert!(!format!("{url:?}").contains("s3cret"), "{url:?}");
         for bad in ["//h:1", "//h:1/", "///m", "//h:1/m/x", "//h:1,/m"] {
