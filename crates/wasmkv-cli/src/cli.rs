@@ -32,8 +32,10 @@ pub enum Command {
 pub struct StoreArgs {
     /// Define a store: NAME=URL, URL one of memory:, sqlite:PATH,
     /// redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...],
-    /// rediss:// and rediss-cluster:// for TLS (options: tls_ca_file,
-    /// tls_cert_file, tls_key_file).
+    /// redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB], and
+    /// rediss://, rediss-cluster://, rediss-sentinel:// for TLS (options:
+    /// tls_ca_file, tls_cert_file, tls_key_file, tls_system_roots,
+    /// tls_insecure).
     /// Store "default" is sqlite:.wasmkv/default.db unless given.
     #[arg(long = "store", value_name = "NAME=URL")]
     pub stores: Vec<String>,

@@ -29,8 +29,9 @@ use crate::error::BackendResult;
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 use url::RedisUrl;
 
-/// `redis://`, `rediss://`, `redis-cluster://` and `rediss-cluster://`; in
-/// `wasmkv.toml` `type = "redis"` or `"redis-cluster"` with `url`.
+/// `redis://`, `rediss://`, `redis-cluster://`, `rediss-cluster://`,
+/// `redis-sentinel://` and `rediss-sentinel://`; in `wasmkv.toml`
+/// `type = "redis"` (one server or Sentinel) or `"redis-cluster"` with `url`.
 pub(crate) static KIND: BackendKind = BackendKind {
     schemes: &[
         "redis",

@@ -24,7 +24,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::url::RedisUrlError;
 
-/// What a `rediss://` or `rediss-cluster://` store trusts and shows.
+/// What a `rediss://`, `rediss-cluster://` or `rediss-sentinel://` store
+/// trusts and shows.
 ///
 /// `Debug` shows file names only: a key file's bytes are a secret.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -102,7 +103,7 @@ impl TlsParams {
         if !tls {
             if self.given() {
                 return Err(RedisUrlError(format!(
-                    "tls_* parameters need a TLS scheme: rediss:// or rediss-cluster://, not {scheme}://"
+                    "tls_* parameters need a TLS scheme: rediss://, rediss-cluster:// or rediss-sentinel://, not {scheme}://"
                 )));
             }
             return Ok(None);

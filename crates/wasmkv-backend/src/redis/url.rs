@@ -1,5 +1,5 @@
-//! Redis store URLs: `redis://`, `rediss://`, `redis-cluster://` and
-//! `rediss-cluster://`, plus wasmkv's own query parameters (`prefix`,
+//! Redis store URLs: `redis://`, `rediss://`, `redis-cluster://`,
+//! `rediss-cluster://`, `redis-sentinel://` and `rediss-sentinel://`, plus wasmkv's own query parameters (`prefix`,
 //! `timeout_ms`, `password_env`, `password_file`, and the `tls_*` ones of
 //! [`super::tls`]), which are taken off before the URL reaches the Redis
 //! client. `password_env` and `password_file` keep the password out of the
@@ -89,8 +89,9 @@ pub struct RedisUrl {
 pub struct RedisUrlError(pub String);
 
 impl RedisUrl {
-    /// Parses `scheme` (`redis`, `rediss`, `redis-cluster` or
-    /// `rediss-cluster`) and the text after its colon. Reads the files that
+    /// Parses `scheme` (`redis`, `rediss`, `redis-cluster`,
+    /// `rediss-cluster`, `redis-sentinel` or `rediss-sentinel`) and the text
+    /// after its colon. Reads the files that
     /// parameters name (password, certificates) now.
     pub fn parse(scheme: &str, rest: &str) -> Result<Self, RedisUrlError> {
         let fail = |reason: &str| Err(RedisUrlError(reason.to_string()));
