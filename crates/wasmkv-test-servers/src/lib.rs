@@ -11,6 +11,7 @@ mod certs;
 mod ports;
 mod redis;
 mod sentinel;
+mod wait;
 
 pub use certs::{CertFiles, TestPki};
 pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};

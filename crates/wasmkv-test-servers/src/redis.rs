@@ -4,13 +4,13 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::certs::{CertFiles, TestPki};
 use crate::ports::free_port;
+use crate::wait::wait_until;
 
 const INSTALL_HINT: &str =
     "install it with `apt-get install -y redis-server` (.ci/run does this on CI)";
@@ -145,24 +145,21 @@ impl RedisServer {
     }
 
     fn wait_until_ready(&mut self) {
-        let start = Instant::now();
-        loop {
-            if try_redis_cli(self.port, &["PING"]).as_deref() == Some("PONG") {
-                return;
+        let (port, log, child) = (self.port, self.log_path(), &mut self.child);
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        wait_until(deadline, Duration::from_millis(20), || {
+            if try_redis_cli(port, &["PING"]).as_deref() == Some("PONG") {
+                return Ok(());
             }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if exited.is_some() || start.elapsed() > STARTUP_LIMIT {
-                panic!(
-                    "redis-server on port {} did not come up ({exited:?}); its log:\n{}",
-                    self.port,
-                    std::fs::read_to_string(self.log_path()).unwrap_or_default()
-                );
-            }
-            sleep(Duration::from_millis(20));
-        }
+            let exited = child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            let why = format!(
+                "redis-server on port {port} did not come up ({exited:?}); its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            // A server that exited will not come up: no point waiting.
+            assert!(exited.is_none(), "{why}");
+            Err(why)
+        });
     }
 
     fn log_path(&self) -> std::path::PathBuf {
@@ -298,21 +295,19 @@ impl RedisCluster {
     }
 
     fn wait_until_ok(&self) {
-        let start = Instant::now();
+        let deadline = Instant::now() + STARTUP_LIMIT;
         for node in &self.nodes {
-            loop {
+            wait_until(deadline, Duration::from_millis(50), || {
                 let info = try_redis_cli(node.port, &["CLUSTER", "INFO"]).unwrap_or_default();
                 if info.contains("cluster_state:ok") {
-                    break;
+                    return Ok(());
                 }
-                assert!(
-                    start.elapsed() < STARTUP_LIMIT,
+                Err(format!(
                     "cluster node {} never reached cluster_state:ok:\n{info}\nlog dir {}",
                     node.port,
                     node.dir().display()
-                );
-                sleep(Duration::from_millis(50));
-            }
+                ))
+            });
         }
     }
 

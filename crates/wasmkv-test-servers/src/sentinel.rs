@@ -3,13 +3,13 @@
 
 use std::fs::File;
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::ports::free_port;
 use crate::redis::{RedisServer, redis_cli, try_redis_cli};
+use crate::wait::wait_until;
 
 /// The name the sentinels monitor the primary under.
 pub const MASTER_NAME: &str = "wasmkv-primary";
@@ -55,22 +55,20 @@ impl RedisSentinels {
     }
 
     fn wait_until_ready(&self) {
-        let start = Instant::now();
+        let deadline = Instant::now() + SETTLE_LIMIT;
         for sentinel in &self.sentinels {
-            loop {
+            wait_until(deadline, Duration::from_millis(200), || {
                 let replicas = redis_cli(sentinel.port, &["SENTINEL", "REPLICAS", MASTER_NAME]);
                 let peers = redis_cli(sentinel.port, &["SENTINEL", "SENTINELS", MASTER_NAME]);
                 let peer_count = peers.lines().filter(|l| *l == "name").count();
                 if replicas.lines().any(|l| l == "slave") && peer_count >= 2 {
-                    break;
+                    return Ok(());
                 }
-                assert!(
-                    start.elapsed() < SETTLE_LIMIT,
+                Err(format!(
                     "sentinel {} never saw the replica and its peers:\n{replicas}\n{peers}",
                     sentinel.port
-                );
-                sleep(Duration::from_millis(200));
-            }
+                ))
+            });
         }
     }
 
@@ -119,39 +117,36 @@ impl RedisSentinels {
             .expect("a replica");
         let old_server = self.server(old);
         old_server.cli(&["CLIENT", "PAUSE", "30000", "WRITE"]);
-        let start = Instant::now();
-        loop {
-            let offset = |port: u16| -> Option<u64> {
-                let info = redis_cli(port, &["INFO", "REPLICATION"]);
-                let key = if port == old {
-                    "master_repl_offset:"
-                } else {
-                    "slave_repl_offset:"
-                };
-                info.lines()
-                    .find_map(|l| l.trim().strip_prefix(key))
-                    .and_then(|v| v.parse().ok())
+        let deadline = Instant::now() + SETTLE_LIMIT;
+        let offset = |port: u16| -> Option<u64> {
+            let info = redis_cli(port, &["INFO", "REPLICATION"]);
+            let key = if port == old {
+                "master_repl_offset:"
+            } else {
+                "slave_repl_offset:"
             };
+            info.lines()
+                .find_map(|l| l.trim().strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+        };
+        wait_until(deadline, Duration::from_millis(20), || {
             if offset(old).is_some() && offset(old) == offset(new) {
-                break;
+                Ok(())
+            } else {
+                Err("the replica never caught up".into())
             }
-            assert!(
-                start.elapsed() < SETTLE_LIMIT,
-                "the replica never caught up"
-            );
-            sleep(Duration::from_millis(20));
-        }
+        });
         redis_cli(
             self.sentinels[0].port,
             &["SENTINEL", "FAILOVER", MASTER_NAME],
         );
-        while self.primary_port() != new || !role(new).starts_with("master") {
-            assert!(
-                start.elapsed() < SETTLE_LIMIT,
-                "the failover never finished"
-            );
-            sleep(Duration::from_millis(50));
-        }
+        wait_until(deadline, Duration::from_millis(50), || {
+            if self.primary_port() == new && role(new).starts_with("master") {
+                Ok(())
+            } else {
+                Err("the failover never finished".into())
+            }
+        });
         old_server.cli(&["REPLICAOF", "127.0.0.1", &new.to_string()]);
         old_server.cli(&["CLIENT", "UNPAUSE"]);
         new
@@ -185,14 +180,14 @@ impl SentinelProcess {
             .stdin(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server --sentinel ({e})"));
-        let start = Instant::now();
-        while try_redis_cli(port, &["PING"]).as_deref() != Some("PONG") {
-            assert!(
-                start.elapsed() < SETTLE_LIMIT,
-                "sentinel on port {port} did not come up"
-            );
-            sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            Instant::now() + SETTLE_LIMIT,
+            Duration::from_millis(20),
+            || match try_redis_cli(port, &["PING"]).as_deref() {
+                Some("PONG") => Ok(()),
+                _ => Err(format!("sentinel on port {port} did not come up")),
+            },
+        );
         SentinelProcess {
             port,
             _dir: dir,
