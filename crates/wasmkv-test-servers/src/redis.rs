@@ -35,11 +35,11 @@ pub struct RedisServer {
 /// How a test server does TLS.
 #[derive(Clone)]
 pub struct ServerTls {
-    port: u16,
-    cert: PathBuf,
-    key: PathBuf,
-    ca: PathBuf,
-    auth_clients: bool,
+    pub(crate) port: u16,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) ca: PathBuf,
+    pub(crate) auth_clients: bool,
 }
 
 impl ServerTls {
@@ -64,10 +64,20 @@ impl RedisServer {
 
     /// Starts a replica of the server on `primary_port`.
     pub fn start_replica_of(primary_port: u16) -> Self {
+        Self::start_replica(primary_port, None)
+    }
+
+    /// Starts a replica that speaks TLS as `tls` says and replicates over
+    /// TLS from the primary's TLS port `primary_tls_port`.
+    pub fn start_tls_replica_of(primary_tls_port: u16, tls: ServerTls) -> Self {
+        Self::start_replica(primary_tls_port, Some(tls))
+    }
+
+    fn start_replica(primary_port: u16, tls: Option<ServerTls>) -> Self {
         let mut server = RedisServer {
             port: free_port(false),
             cluster: false,
-            tls: None,
+            tls,
             replica_of: Some(primary_port),
             dir: tempfile::tempdir().expect("cannot create a temp dir"),
             child: None,
@@ -126,11 +136,14 @@ impl RedisServer {
                 .arg(&tls.key)
                 .arg("--tls-ca-cert-file")
                 .arg(&tls.ca)
-                .args(["--tls-auth-clients", auth]);
+                .args(["--tls-auth-clients", auth])
+                // Replicas (and a primary demoted by a failover) connect
+                // to their primary's TLS port, and announce their own.
+                .args(["--tls-replication", "yes"]);
             if self.cluster {
                 // The bus is found at the announced (TLS) port + 10000.
                 let bus = (tls.port + 10_000).to_string();
-                cmd.args(["--tls-cluster", "yes", "--tls-replication", "yes"])
+                cmd.args(["--tls-cluster", "yes"])
                     .args(["--cluster-port", &bus]);
             }
         }

@@ -1,5 +1,6 @@
 //! One primary, one replica and three sentinels watching them, on loopback
-//! ports, stopped by pid when dropped.
+//! ports, stopped by pid when dropped; in plain TCP, or with everything
+//! (clients, replication, sentinels' links) over mutual TLS.
 
 use std::fs::File;
 use std::process::{Child, Command, Stdio};
@@ -7,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::certs::TestPki;
 use crate::ports::free_port;
-use crate::redis::{RedisServer, redis_cli, try_redis_cli};
+use crate::redis::{RedisServer, ServerTls, redis_cli, try_redis_cli};
 use crate::wait::wait_until;
 
 /// The name the sentinels monitor the primary under.
@@ -22,10 +24,14 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(60);
 pub struct RedisSentinels {
     servers: Vec<RedisServer>,
     sentinels: Vec<SentinelProcess>,
+    tls: bool,
 }
 
 struct SentinelProcess {
+    /// The plain port, for `redis-cli` checks.
     port: u16,
+    /// The TLS port clients use, in a TLS set.
+    tls_port: Option<u16>,
     _dir: TempDir,
     child: Child,
 }
@@ -44,11 +50,30 @@ impl RedisSentinels {
         let primary = RedisServer::start();
         let replica = RedisServer::start_replica_of(primary.port());
         let sentinels = (0..3)
-            .map(|_| SentinelProcess::start(primary.port()))
+            .map(|_| SentinelProcess::start(primary.port(), None))
             .collect();
+        Self::ready(vec![primary, replica], sentinels, false)
+    }
+
+    /// The same set over TLS: every server and sentinel has `pki`'s server
+    /// certificate and asks clients for one, replicas replicate over TLS
+    /// and the sentinels reach the servers and each other over TLS. Each
+    /// process keeps a plain port for `redis-cli` checks.
+    pub fn start_tls(pki: &TestPki) -> Self {
+        let tls = || ServerTls::new(pki, pki.server(), true);
+        let primary = RedisServer::start_tls(tls());
+        let replica = RedisServer::start_tls_replica_of(primary.tls_port(), tls());
+        let sentinels = (0..3)
+            .map(|_| SentinelProcess::start(primary.tls_port(), Some(tls())))
+            .collect();
+        Self::ready(vec![primary, replica], sentinels, true)
+    }
+
+    fn ready(servers: Vec<RedisServer>, sentinels: Vec<SentinelProcess>, tls: bool) -> Self {
         let set = RedisSentinels {
-            servers: vec![primary, replica],
+            servers,
             sentinels,
+            tls,
         };
         set.wait_until_ready();
         set
@@ -72,17 +97,25 @@ impl RedisSentinels {
         }
     }
 
-    /// `redis-sentinel://127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/MASTER_NAME`.
+    /// `redis-sentinel://127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/MASTER_NAME`,
+    /// or `rediss-sentinel://` with the sentinels' TLS ports in a TLS set
+    /// (without parameters).
     pub fn url(&self) -> String {
         let hosts: Vec<String> = self
             .sentinels
             .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
+            .map(|s| format!("127.0.0.1:{}", s.tls_port.unwrap_or(s.port)))
             .collect();
-        format!("redis-sentinel://{}/{MASTER_NAME}", hosts.join(","))
+        let scheme = if self.tls {
+            "rediss-sentinel"
+        } else {
+            "redis-sentinel"
+        };
+        format!("{scheme}://{}/{MASTER_NAME}", hosts.join(","))
     }
 
-    /// The port of the server the sentinels name as primary now.
+    /// The port of the server the sentinels name as primary now (its TLS
+    /// port in a TLS set).
     pub fn primary_port(&self) -> u16 {
         let addr = redis_cli(
             self.sentinels[0].port,
@@ -94,12 +127,21 @@ impl RedisSentinels {
             .unwrap_or_else(|| panic!("no primary address from the sentinels: {addr:?}"))
     }
 
-    /// The server on `port`.
+    /// The server on `port` (plain or TLS).
     pub fn server(&self, port: u16) -> &RedisServer {
         self.servers
             .iter()
-            .find(|s| s.port() == port)
+            .find(|s| s.port() == port || (self.tls && s.tls_port() == port))
             .expect("a server of this set")
+    }
+
+    /// The port the sentinels and clients know `server` by.
+    fn known_port(&self, server: &RedisServer) -> u16 {
+        if self.tls {
+            server.tls_port()
+        } else {
+            server.port()
+        }
     }
 
     /// A failover that loses no acknowledged write, as an operator does it:
@@ -112,14 +154,14 @@ impl RedisSentinels {
         let new = self
             .servers
             .iter()
-            .map(RedisServer::port)
+            .map(|s| self.known_port(s))
             .find(|&p| p != old)
             .expect("a replica");
         let old_server = self.server(old);
         old_server.cli(&["CLIENT", "PAUSE", "30000", "WRITE"]);
         let deadline = Instant::now() + SETTLE_LIMIT;
         let offset = |port: u16| -> Option<u64> {
-            let info = redis_cli(port, &["INFO", "REPLICATION"]);
+            let info = self.server(port).cli(&["INFO", "REPLICATION"]);
             let key = if port == old {
                 "master_repl_offset:"
             } else {
@@ -141,7 +183,7 @@ impl RedisSentinels {
             &["SENTINEL", "FAILOVER", MASTER_NAME],
         );
         wait_until(deadline, Duration::from_millis(50), || {
-            if self.primary_port() == new && role(new).starts_with("master") {
+            if self.primary_port() == new && self.server(new).cli(&["ROLE"]).starts_with("master") {
                 Ok(())
             } else {
                 Err("the failover never finished".into())
@@ -153,16 +195,25 @@ impl RedisSentinels {
     }
 }
 
-fn role(port: u16) -> String {
-    redis_cli(port, &["ROLE"])
-}
-
 impl SentinelProcess {
-    fn start(primary_port: u16) -> Self {
+    /// A sentinel watching the primary on `primary_port`, reached (and
+    /// reaching the servers) over TLS when `tls` is given.
+    fn start(primary_port: u16, tls: Option<ServerTls>) -> Self {
         let port = free_port(false);
         let dir = tempfile::tempdir().expect("cannot create a temp dir");
         let conf = dir.path().join("sentinel.conf");
-        let text = format!(
+        let mut text = String::new();
+        if let Some(tls) = &tls {
+            text = format!(
+                "tls-port {}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+                 tls-auth-clients yes\ntls-replication yes\n",
+                tls.port,
+                tls.cert.display(),
+                tls.key.display(),
+                tls.ca.display()
+            );
+        }
+        text += &format!(
             "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
              sentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} 2\n\
              sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
@@ -190,6 +241,7 @@ impl SentinelProcess {
         );
         SentinelProcess {
             port,
+            tls_port: tls.map(|t| t.port),
             _dir: dir,
             child,
         }

@@ -424,10 +424,26 @@ fn increments_follow_a_slot_moving_between_cluster_primaries() {
 #[test]
 fn increments_through_sentinel_follow_a_failover() {
     let set = RedisSentinels::start();
+    let url = format!("{}?timeout_ms=20000", set.url());
+    increments_follow_a_sentinel_failover(&set, &url);
+}
+
+#[test]
+fn increments_through_sentinel_over_mutual_tls_follow_a_failover() {
+    let pki = TestPki::generate();
+    let set = RedisSentinels::start_tls(&pki);
+    let url = format!("{}?timeout_ms=20000&{}", set.url(), pki.mutual_tls_query());
+    assert!(url.starts_with("rediss-sentinel://"), "{url}");
+    increments_follow_a_sentinel_failover(&set, &url);
+}
+
+/// Two processes add 10 000 each through `url` while `set` fails over
+/// once the count passes 500; the total must be exactly 20 000 on the new
+/// primary.
+fn increments_follow_a_sentinel_failover(set: &RedisSentinels, url: &str) {
     let dir = workdir();
     let key = "wasmkv:7:default:counter";
     let first = set.primary_port();
-    let url = format!("{}?timeout_ms=20000", set.url());
     let done = std::sync::atomic::AtomicBool::new(false);
     let new_primary = std::thread::scope(|scope| {
         let failover = scope.spawn(|| {
@@ -447,7 +463,7 @@ fn increments_through_sentinel_follow_a_failover() {
             let new = set.failover();
             (new, !done.load(std::sync::atomic::Ordering::Relaxed))
         });
-        let flags = ["--store", &store(&url)].map(str::to_string);
+        let flags = ["--store", &store(url)].map(str::to_string);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         run_concurrently(
             dir.path(),
