@@ -109,7 +109,19 @@ async fn counters_cover_u64_and_stay_plain_decimal_on_a_cluster() {
 #[tokio::test]
 async fn counter_rules_match_the_memory_backend() {
     let server = RedisServer::start();
-    let redis = open(&server.url()).await;
+    counter_rules_match_memory(&*open(&server.url()).await).await;
+}
+
+/// The same when every write waits for a replica (the increment is then a
+/// recorded script on the i64 range too).
+#[tokio::test]
+async fn counter_rules_match_the_memory_backend_when_writes_wait_for_a_replica() {
+    let (primary, _replica) = primary_and_replica();
+    let url = format!("{}?wait_replicas=1", primary.url());
+    counter_rules_match_memory(&*open(&url).await).await;
+}
+
+async fn counter_rules_match_memory(redis: &dyn Backend) {
     let memory = MemoryBackend::new();
     let i64_max = i64::MAX as i128;
     let i64_min = i64::MIN as i128;
@@ -135,7 +147,7 @@ async fn counter_rules_match_the_memory_backend() {
                     continue;
                 }
                 let mut outcomes = Vec::new();
-                for kv in [&*redis as &dyn Backend, &memory] {
+                for kv in [redis, &memory as &dyn Backend] {
                     match stored {
                         Some(v) => kv.set("ns", "c", b(v)).await.unwrap(),
                         None => kv.delete("ns", "c").await.unwrap(),
@@ -344,6 +356,76 @@ async fn compare_and_swap_loses_no_update_on_a_server() {
 async fn compare_and_swap_loses_no_update_on_a_cluster() {
     let cluster = RedisCluster::start();
     compare_and_swap_loses_no_update(open(&cluster.url()).await, open(&cluster.url()).await).await;
+}
+
+/// A primary and a replica of it, replicating.
+fn primary_and_replica() -> (RedisServer, RedisServer) {
+    let primary = RedisServer::start();
+    let replica = RedisServer::start_replica_of(primary.port());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !replica
+        .cli(&["INFO", "REPLICATION"])
+        .contains("master_link_status:up")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never synced"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (primary, replica)
+}
+
+/// With `wait_replicas=1` every write is on the replica when it is
+/// acknowledged (the counters are read back from the replica), and the
+/// batch and compare-and-swap rules hold as without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_wait_for_a_replica_are_on_it_when_acknowledged() {
+    let (primary, replica) = primary_and_replica();
+    let url = format!("{}?wait_replicas=1", primary.url());
+    let kv = open(&url).await;
+    counters_cover_u64_and_stay_plain_decimal(&*kv, |key| replica.cli(&["GET", key])).await;
+    batches_keep_order_across_slots(&*kv).await;
+    compare_and_swap_loses_no_update(kv.clone(), open(&url).await).await;
+    kv.set("r", "k", b("v")).await.unwrap();
+    assert_eq!(replica.cli(&["GET", "wasmkv:1:r:k"]), "v");
+    kv.delete("r", "k").await.unwrap();
+    assert_eq!(replica.cli(&["EXISTS", "wasmkv:1:r:k"]), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_wait_for_a_replica_keep_the_rules_on_a_cluster() {
+    let cluster = RedisCluster::start_with_replicas();
+    let url = format!("{}?wait_replicas=1", cluster.url());
+    let kv = open(&url).await;
+    counters_cover_u64_and_stay_plain_decimal(&*kv, |key| cluster.cli(&["GET", key])).await;
+    batches_keep_order_across_slots(&*kv).await;
+    compare_and_swap_loses_no_update(kv.clone(), open(&url).await).await;
+}
+
+/// Without the replica a write cannot be confirmed: after the timeout the
+/// caller hears that, and that it may have been applied.
+#[tokio::test]
+async fn a_write_no_replica_confirms_fails_saying_it_may_have_been_applied() {
+    let server = RedisServer::start();
+    let kv = open(&format!("{}?wait_replicas=1&timeout_ms=500", server.url())).await;
+    let started = std::time::Instant::now();
+    let err = answer(kv.set("ns", "k", b("v"))).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, BackendError::Unavailable { .. }), "{err:?}");
+    assert!(text.contains("0 of 1 replica(s) confirmed it"), "{text}");
+    assert!(text.contains("may or may not have been applied"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = answer(kv.increment("ns", "n", 1, CounterRange::I64))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("may or may not"), "{err}");
+    // The increment ran once on the primary, however often it was resent.
+    assert_eq!(server.cli(&["GET", "wasmkv:2:ns:n"]), "1");
 }
 
 #[tokio::test]

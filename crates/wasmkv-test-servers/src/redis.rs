@@ -1,5 +1,5 @@
-//! redis-server, alone or as a 3-master cluster, in plain TCP or with TLS
-//! beside it.
+//! redis-server, alone or as a 3-primary cluster (with or without a replica
+//! per primary), in plain TCP or with TLS beside it.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,8 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// talk TLS, and the plain port is for `redis-cli` checks.
 pub struct RedisServer {
     port: u16,
-    cluster: bool,
+    /// A cluster node's `cluster-node-timeout`; `None` for a standalone server.
+    cluster: Option<Duration>,
     tls: Option<ServerTls>,
     /// The primary it replicates, if it is a replica.
     replica_of: Option<u16>,
@@ -59,7 +60,7 @@ impl ServerTls {
 impl RedisServer {
     /// Starts a standalone server and waits until it answers.
     pub fn start() -> Self {
-        Self::launch(free_port(false), false, None)
+        Self::launch(free_port(false), None, None)
     }
 
     /// Starts a replica of the server on `primary_port`.
@@ -76,7 +77,7 @@ impl RedisServer {
     fn start_replica(primary_port: u16, tls: Option<ServerTls>) -> Self {
         let mut server = RedisServer {
             port: free_port(false),
-            cluster: false,
+            cluster: None,
             tls,
             replica_of: Some(primary_port),
             dir: tempfile::tempdir().expect("cannot create a temp dir"),
@@ -88,10 +89,10 @@ impl RedisServer {
 
     /// Starts a standalone server that also speaks TLS as `tls` says.
     pub fn start_tls(tls: ServerTls) -> Self {
-        Self::launch(free_port(false), false, Some(tls))
+        Self::launch(free_port(false), None, Some(tls))
     }
 
-    fn launch(port: u16, cluster: bool, tls: Option<ServerTls>) -> Self {
+    fn launch(port: u16, cluster: Option<Duration>, tls: Option<ServerTls>) -> Self {
         let mut server = RedisServer {
             port,
             cluster,
@@ -119,10 +120,13 @@ impl RedisServer {
         .args(["--save", "", "--appendonly", "no", "--logfile", ""])
         .arg("--dir")
         .arg(self.dir.path());
-        if self.cluster {
+        if let Some(node_timeout) = self.cluster {
             cmd.args(["--cluster-enabled", "yes"])
                 .args(["--cluster-config-file", "nodes.conf"])
-                .args(["--cluster-node-timeout", "5000"]);
+                .args([
+                    "--cluster-node-timeout",
+                    &node_timeout.as_millis().to_string(),
+                ]);
         }
         if let Some(primary) = self.replica_of {
             cmd.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
@@ -140,7 +144,7 @@ impl RedisServer {
                 // Replicas (and a primary demoted by a failover) connect
                 // to their primary's TLS port, and announce their own.
                 .args(["--tls-replication", "yes"]);
-            if self.cluster {
+            if self.cluster.is_some() {
                 // The bus is found at the announced (TLS) port + 10000.
                 let bus = (tls.port + 10_000).to_string();
                 cmd.args(["--tls-cluster", "yes"])
@@ -235,28 +239,39 @@ impl Drop for RedisServer {
     }
 }
 
-/// Three cluster-enabled masters with all 16384 slots assigned.
+/// Three cluster-enabled primaries with all 16384 slots assigned, and
+/// perhaps a replica of each.
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    /// Replicas per primary.
+    replicas: usize,
 }
 
 impl RedisCluster {
     /// Starts three nodes, joins them with `redis-cli --cluster create` and
     /// waits until every node reports `cluster_state:ok`.
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, 0)
+    }
+
+    /// Three primaries and a replica of each, which takes its primary's
+    /// place one to three seconds after the primary dies
+    /// (`cluster-node-timeout` 1000 ms).
+    pub fn start_with_replicas() -> Self {
+        Self::start_with(None, 1)
     }
 
     /// The same cluster speaking TLS, between nodes too (`tls-cluster`),
     /// every node with `pki`'s server certificate and asking clients for
     /// one. Each node keeps a plain port for `redis-cli` checks.
     pub fn start_tls(pki: &TestPki) -> Self {
-        Self::start_with(Some(pki))
+        Self::start_with(Some(pki), 0)
     }
 
-    fn start_with(pki: Option<&TestPki>) -> Self {
+    fn start_with(pki: Option<&TestPki>, replicas: usize) -> Self {
+        let node_timeout = Duration::from_millis(if replicas > 0 { 1000 } else { 5000 });
         let mut ports = Vec::new();
-        while ports.len() < 3 {
+        while ports.len() < 3 * (1 + replicas) {
             let port = free_port(true);
             if !ports.contains(&port) {
                 ports.push(port);
@@ -273,7 +288,7 @@ impl RedisCluster {
                     }
                 }
             });
-            nodes.push(RedisServer::launch(port, true, tls));
+            nodes.push(RedisServer::launch(port, Some(node_timeout), tls));
         }
         let addresses: Vec<String> = nodes
             .iter()
@@ -293,7 +308,7 @@ impl RedisCluster {
         let out = create
             .args(["--cluster", "create"])
             .args(&addresses)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}); {INSTALL_HINT}"));
         assert!(
@@ -302,26 +317,53 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster { nodes, replicas };
         cluster.wait_until_ok();
         cluster
     }
 
+    /// Waits until every running node reports `cluster_state:ok` and, in a
+    /// cluster with replicas, every primary has its replicas in sync.
     fn wait_until_ok(&self) {
         let deadline = Instant::now() + STARTUP_LIMIT;
-        for node in &self.nodes {
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
             wait_until(deadline, Duration::from_millis(50), || {
                 let info = try_redis_cli(node.port, &["CLUSTER", "INFO"]).unwrap_or_default();
-                if info.contains("cluster_state:ok") {
+                let replication =
+                    try_redis_cli(node.port, &["INFO", "REPLICATION"]).unwrap_or_default();
+                let field = |name: &str| {
+                    replication
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix(name))
+                        .map(str::to_string)
+                };
+                let in_sync = match field("role:").as_deref() {
+                    Some("master") => field("connected_slaves:") == Some(self.replicas.to_string()),
+                    _ => field("master_link_status:").as_deref() == Some("up"),
+                };
+                if info.contains("cluster_state:ok") && in_sync {
                     return Ok(());
                 }
                 Err(format!(
-                    "cluster node {} never reached cluster_state:ok:\n{info}\nlog dir {}",
+                    "cluster node {} never reached cluster_state:ok with its replication up:\n{info}\n{replication}\nlog dir {}",
                     node.port,
                     node.dir().display()
                 ))
             });
         }
+    }
+
+    /// The index of the node that is now the primary of `key`'s slot.
+    pub fn primary_of(&self, key: &str) -> usize {
+        let slot = self.cli(&["CLUSTER", "KEYSLOT", key]);
+        self.nodes
+            .iter()
+            .position(|n| {
+                n.child.is_some()
+                    && n.cli(&["ROLE"]).starts_with("master")
+                    && n.cli(&["CLUSTER", "COUNTKEYSINSLOT", &slot]) != "0"
+            })
+            .unwrap_or_else(|| panic!("no primary holds a key of slot {slot} ({key})"))
     }
 
     /// Kills node `index` by its pid; its slots are unserved until restarted.
@@ -362,11 +404,13 @@ impl RedisCluster {
         &self.nodes
     }
 
-    /// Runs `redis-cli -c` (following redirects) through the first node.
+    /// Runs `redis-cli -c` (following redirects) through the first running
+    /// node.
     pub fn cli(&self, args: &[&str]) -> String {
         let mut with_redirects = vec!["-c"];
         with_redirects.extend_from_slice(args);
-        redis_cli(self.nodes[0].port, &with_redirects)
+        let node = self.nodes.iter().find(|n| n.child.is_some());
+        redis_cli(node.expect("a running node").port, &with_redirects)
     }
 }
 

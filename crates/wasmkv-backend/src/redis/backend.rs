@@ -6,7 +6,8 @@ use bytes::Bytes;
 
 use super::connection::{Connection, Delivery, Node};
 use super::keyspace::Keyspace;
-use super::url::RedisUrl;
+use super::replicated::{OnceScript, Replication, Unconfirmed};
+use super::url::{RedisUrl, Topology};
 use crate::backend::{Backend, KeyPage};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
@@ -19,6 +20,8 @@ pub struct RedisBackend {
     conn: Connection,
     increment: Lua,
     compare_and_swap: Lua,
+    /// Set by `wait_replicas`: every write goes through it.
+    replication: Option<Replication>,
 }
 
 /// A Lua script, run by hash, and its text for a plain EVAL.
@@ -66,8 +69,11 @@ impl RedisBackend {
                 )));
             }
         };
+        let replication =
+            (url.wait_replicas > 0).then(|| Replication::new(url.wait_replicas, url.timeout));
         Ok(Self {
             keyspace: Keyspace::new(url.prefix.clone()),
+            replication,
             url,
             conn,
             increment: Lua::new(include_str!("increment.lua")),
@@ -120,6 +126,56 @@ impl RedisBackend {
             .await
     }
 
+    /// Runs a write through `replication`, which the caller has checked is
+    /// set.
+    async fn replicated<T: ::redis::FromRedisValue>(
+        &self,
+        replication: &Replication,
+        script: &OnceScript,
+        keys: Vec<String>,
+        args: Vec<Vec<u8>>,
+    ) -> BackendResult<T> {
+        match replication
+            .run(&self.conn, &self.keyspace, script, keys, args)
+            .await
+        {
+            Ok(reply) => ::redis::from_redis_value(reply).map_err(|e| self.error(e)),
+            Err(Unconfirmed::Refused(e)) => Err(self.error(e)),
+            Err(Unconfirmed::Unknown(why)) => Err(self.error(why)),
+        }
+    }
+
+    /// Plain writes (`set` with values, `del` without) under
+    /// `wait_replicas`: one recorded script for all the keys, or on a
+    /// cluster one per key (a script's keys share a slot), run at once.
+    async fn write_replicated(
+        &self,
+        replication: &Replication,
+        keys: Vec<String>,
+        values: Option<Vec<Bytes>>,
+    ) -> BackendResult<()> {
+        let args = |values: &[Bytes]| -> Vec<Vec<u8>> {
+            let verb: &[u8] = if values.is_empty() { b"del" } else { b"set" };
+            std::iter::once(verb.to_vec())
+                .chain(values.iter().map(|v| v.to_vec()))
+                .collect()
+        };
+        let values = values.unwrap_or_default();
+        let script = &replication.write;
+        if self.url.topology != Topology::Cluster || keys.len() == 1 {
+            let args = args(&values);
+            return self
+                .replicated::<i64>(replication, script, keys, args)
+                .await
+                .map(drop);
+        }
+        let writes = keys.into_iter().enumerate().map(|(i, key)| {
+            let value = values.get(i).cloned().into_iter().collect::<Vec<_>>();
+            self.replicated::<i64>(replication, script, vec![key], args(&value))
+        });
+        futures::future::try_join_all(writes).await.map(drop)
+    }
+
     /// INCRBY, for signed 64-bit counters: Redis's own rules (canonical
     /// decimal, i64 range, overflow refused with the value unchanged) are
     /// exactly wasmkv's there. `None` when Redis refused.
@@ -133,6 +189,21 @@ impl RedisBackend {
             return Ok(None);
         }
         self.settle(Delivery::AtMostOnce, outcome).map(Some)
+    }
+
+    /// The counter from `increment.lua`'s reply, or its refusal worded.
+    fn increment_reply(
+        &self,
+        (applied, value): (i64, Vec<u8>),
+        delta: i128,
+        range: CounterRange,
+    ) -> BackendResult<i128> {
+        if applied == 1 {
+            counter::parse_canonical(&value)
+                .ok_or_else(|| self.error("increment script returned a non-decimal result"))
+        } else {
+            Err(self.refusal(Some(&value), delta, range))
+        }
     }
 
     /// Words a refused increment with the same rules every backend uses,
@@ -178,6 +249,12 @@ impl Backend for RedisBackend {
     }
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
+        if let Some(replication) = &self.replication {
+            let key = self.keyspace.key(namespace, key);
+            return self
+                .write_replicated(replication, vec![key], Some(vec![value]))
+                .await;
+        }
         self.query(
             Delivery::Idempotent,
             cmd("SET")
@@ -188,6 +265,10 @@ impl Backend for RedisBackend {
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
+        if let Some(replication) = &self.replication {
+            let key = self.keyspace.key(namespace, key);
+            return self.write_replicated(replication, vec![key], None).await;
+        }
         self.query::<i64>(
             Delivery::Idempotent,
             cmd("DEL").arg(self.keyspace.key(namespace, key)),
@@ -214,6 +295,14 @@ impl Backend for RedisBackend {
         range: CounterRange,
     ) -> BackendResult<i128> {
         let key = self.keyspace.key(namespace, key);
+        let args = [delta, range.min, range.max].map(counter::encode);
+        if let Some(replication) = &self.replication {
+            let args = args.iter().map(|a| a.clone().into_bytes()).collect();
+            let reply = self
+                .replicated(replication, &replication.increment, vec![key], args)
+                .await?;
+            return self.increment_reply(reply, delta, range);
+        }
         if let (true, Ok(delta64)) = (range == CounterRange::I64, i64::try_from(delta)) {
             return match self.increment_by(&key, delta64).await? {
                 Some(next) => Ok(next.into()),
@@ -227,22 +316,16 @@ impl Backend for RedisBackend {
         }
         // The u64 range (and anything INCRBY cannot express) needs exact
         // decimal arithmetic and range checks inside Redis: a Lua script.
-        let args = [delta, range.min, range.max].map(counter::encode);
         let mut call = self.increment.script.key(&key);
         call.arg(&args);
         let eval = self.increment.eval(&key, &args);
-        let (applied, value): (i64, Vec<u8>) = self
+        let reply = self
             .bounded(
                 Delivery::AtMostOnce,
                 self.conn.invoke(&call, &eval, Delivery::AtMostOnce),
             )
             .await?;
-        if applied == 1 {
-            counter::parse_canonical(&value)
-                .ok_or_else(|| self.error("increment script returned a non-decimal result"))
-        } else {
-            Err(self.refusal(Some(&value), delta, range))
-        }
+        self.increment_reply(reply, delta, range)
     }
 
     async fn compare_and_swap(
@@ -253,6 +336,19 @@ impl Backend for RedisBackend {
         new: Bytes,
     ) -> BackendResult<bool> {
         let key = self.keyspace.key(namespace, key);
+        if let Some(replication) = &self.replication {
+            let (script, args) = match expected {
+                None => (&replication.write, vec![b"create".to_vec(), new.to_vec()]),
+                Some(expected) => (
+                    &replication.compare_and_swap,
+                    vec![expected.to_vec(), new.to_vec()],
+                ),
+            };
+            let swapped: i64 = self
+                .replicated(replication, script, vec![key], args)
+                .await?;
+            return Ok(swapped == 1);
+        }
         match expected {
             None => {
                 let set: Option<String> = self
@@ -323,6 +419,13 @@ impl Backend for RedisBackend {
         if items.is_empty() {
             return Ok(());
         }
+        if let Some(replication) = &self.replication {
+            let (keys, values) = items
+                .into_iter()
+                .map(|(key, value)| (self.keyspace.key(namespace, &key), value))
+                .unzip();
+            return self.write_replicated(replication, keys, Some(values)).await;
+        }
         let mut mset = cmd("MSET");
         for (key, value) in &items {
             mset.arg(self.keyspace.key(namespace, key)).arg(&value[..]);
@@ -333,6 +436,10 @@ impl Backend for RedisBackend {
     async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()> {
         if keys.is_empty() {
             return Ok(());
+        }
+        if let Some(replication) = &self.replication {
+            let keys = self.keyspace.keys(namespace, keys);
+            return self.write_replicated(replication, keys, None).await;
         }
         self.query::<i64>(
             Delivery::Idempotent,

@@ -231,6 +231,56 @@ impl Connection {
         }
     }
 
+    /// Sends `write`, then `wait` (a WAIT), in one pipeline on one
+    /// connection, so that WAIT counts the replicas that have this write.
+    /// One attempt, to the slot's owner or where `to` says: the caller
+    /// (`super::replicated`) decides what to resend.
+    pub async fn send_with_wait(
+        &self,
+        write: &Cmd,
+        wait: &Cmd,
+        to: Option<&Resend>,
+    ) -> RedisResult<(Value, i64)> {
+        let mut pipe = ::redis::pipe();
+        pipe.add_command(write.clone()).add_command(wait.clone());
+        let values: Vec<Value> = match self {
+            Connection::Single(conn) => pipe.query_async(&mut conn.clone()).await?,
+            Connection::Sentinel(link) => {
+                let pipe = &pipe;
+                link.send(Delivery::Idempotent, |mut conn| async move {
+                    pipe.query_async(&mut conn).await
+                })
+                .await?
+            }
+            Connection::Cluster { retrying, .. } => {
+                let mut conn = retrying.clone();
+                match to {
+                    Some(Resend::To { ask, host, port }) => {
+                        let node = SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port: *port,
+                        };
+                        let mut redirected = ::redis::pipe();
+                        if *ask {
+                            redirected.cmd("ASKING");
+                        }
+                        redirected
+                            .add_command(write.clone())
+                            .add_command(wait.clone());
+                        let offset = usize::from(*ask);
+                        conn.route_pipeline(redirected, offset, 2, node).await?
+                    }
+                    Some(Resend::Again) | None => pipe.query_async(&mut conn).await?,
+                }
+            }
+        };
+        let mut values = values.into_iter().map(Value::extract_error);
+        match (values.next(), values.next()) {
+            (Some(reply), Some(acked)) => Ok((reply?, ::redis::from_redis_value(acked?)?)),
+            _ => Err(unexpected("no WAIT reply after a write")),
+        }
+    }
+
     fn cluster(&self, delivery: Delivery) -> ClusterConnection {
         match (self, delivery) {
             (Connection::Cluster { retrying, .. }, Delivery::Idempotent) => retrying.clone(),
@@ -318,7 +368,7 @@ pub enum Node {
 }
 
 /// How a command the cluster did not run is sent again.
-enum Resend {
+pub(super) enum Resend {
     /// To the node a MOVED or ASK reply names.
     To { ask: bool, host: String, port: u16 },
     /// The same way, after a pause.
@@ -327,7 +377,7 @@ enum Resend {
 
 impl Resend {
     /// `None` when the error does not say the command did not run.
-    fn after(e: &RedisError) -> Option<Self> {
+    pub fn after(e: &RedisError) -> Option<Self> {
         if let Some((addr, _slot)) = e.redirect_node() {
             let (host, port) = addr.rsplit_once(':')?;
             return Some(Resend::To {

@@ -5,6 +5,11 @@
 //! `a` with key `b:c` is `wasmkv:1:a:b:c`, bucket `a:b` with key `c` is
 //! `wasmkv:3:a:b:c`. The result stays readable in `redis-cli`.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use ::redis::cluster_routing::Slot;
+
 /// The Redis key layout of one store.
 #[derive(Debug, Clone)]
 pub struct Keyspace {
@@ -56,12 +61,47 @@ impl Keyspace {
         pattern
     }
 
+    /// The record of one write under `wait_replicas` (see
+    /// `super::replicated`): `PREFIX` + `once:{TAG}:` + the operation's id,
+    /// where `{TAG}` is a hash tag chosen so the record lives in the same
+    /// cluster slot as `key`, as a Lua script's keys must. Listings never
+    /// see records: the bucket length that follows the prefix is never
+    /// `once`.
+    pub fn record(&self, key: &str, operation: &str) -> String {
+        let slot = Slot::for_key(key);
+        let tag = slot_tags()[&slot];
+        let record = format!("{}once:{{{tag}}}:{operation}", self.prefix);
+        if Slot::for_key(&record) == slot {
+            record
+        } else {
+            // The prefix holds a brace that captures the hash tag: put ours
+            // first, where it is the one Redis reads.
+            format!("{{{tag}}}{}once:{operation}", self.prefix)
+        }
+    }
+
     /// The user's key inside a Redis key of bucket `namespace`; `None` if it
     /// belongs elsewhere or is not UTF-8 (never written by wasmkv).
     pub fn user_key(&self, namespace: &str, redis_key: &[u8]) -> Option<String> {
         let rest = redis_key.strip_prefix(self.head(namespace).as_bytes())?;
         String::from_utf8(rest.to_vec()).ok()
     }
+}
+
+/// For every cluster slot, a number whose decimal text, as a hash tag,
+/// lands in it; built once (about 170 000 checksums).
+fn slot_tags() -> &'static HashMap<Slot, u32> {
+    static TAGS: OnceLock<HashMap<Slot, u32>> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        const SLOTS: usize = 16_384;
+        let mut tags = HashMap::with_capacity(SLOTS);
+        let mut n = 0u32;
+        while tags.len() < SLOTS {
+            tags.entry(Slot::for_key(n.to_string())).or_insert(n);
+            n += 1;
+        }
+        tags
+    })
 }
 
 #[cfg(test)]
@@ -90,6 +130,24 @@ mod tests {
     fn scan_pattern_escapes_globs() {
         let ks = Keyspace::new("p*:");
         assert_eq!(ks.scan_pattern("b[1]?\\"), "p\\*:6:b\\[1\\]\\?\\\\:*");
+    }
+
+    #[test]
+    fn a_record_shares_its_keys_slot_whatever_the_prefix() {
+        for prefix in ["wasmkv:", "{app}:", "a{b", "}{", ""] {
+            let ks = Keyspace::new(prefix);
+            for key in ["visits", "{user1}:n", "a}b", "{", "é"] {
+                let key = ks.key("default", key);
+                let record = ks.record(&key, "op-1");
+                assert_eq!(
+                    Slot::for_key(&record),
+                    Slot::for_key(&key),
+                    "{record} {key}"
+                );
+                assert!(record.contains("op-1"));
+                assert_eq!(ks.user_key("default", record.as_bytes()), None);
+            }
+        }
     }
 
     #[test]

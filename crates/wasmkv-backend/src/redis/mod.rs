@@ -15,6 +15,7 @@ mod backend;
 mod backoff;
 mod connection;
 mod keyspace;
+mod replicated;
 mod sentinel;
 mod tls;
 

@@ -22,6 +22,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// deadline arithmetic would overflow.
 const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// The most replicas `wait_replicas` may ask for; more is a typo.
+const MAX_WAIT_REPLICAS: u32 = 100;
+
 /// Whether the URL names one server or a cluster's seed nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {
@@ -74,6 +77,9 @@ pub struct RedisUrl {
     pub prefix: String,
     /// The bound on each round trip and connection attempt.
     pub timeout: Duration,
+    /// `wait_replicas=N`: a write is acknowledged only once N replicas have
+    /// it (0: once the primary has it, Redis's own default).
+    pub wait_replicas: u32,
     /// Set for the TLS schemes.
     pub tls: Option<TlsSettings>,
     /// Set for the Sentinel schemes.
@@ -134,7 +140,8 @@ impl RedisUrl {
                 .map(|node| with_password(node, &password))
                 .collect::<Result<_, _>>()?;
         }
-        let (prefix, timeout) = (params.prefix, params.timeout);
+        let (prefix, timeout, wait_replicas) =
+            (params.prefix, params.timeout, params.wait_replicas);
         let mut redacted = crate::redact_secrets(&format!("{scheme}:{rest}"));
         if tls.as_ref().is_some_and(|tls| tls.insecure) {
             redacted.push_str(" [TLS INSECURE: certificates not checked]");
@@ -143,6 +150,7 @@ impl RedisUrl {
             topology,
             prefix,
             timeout,
+            wait_replicas,
             tls,
             sentinel,
             nodes,
@@ -160,6 +168,7 @@ impl RedisUrl {
 struct Params {
     prefix: String,
     timeout: Duration,
+    wait_replicas: u32,
     /// Read from `password_env` or `password_file`, never from the URL text.
     password: Option<String>,
     tls: TlsParams,
@@ -168,6 +177,7 @@ struct Params {
 fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
     let mut prefix = DEFAULT_PREFIX.to_string();
     let mut timeout = DEFAULT_TIMEOUT;
+    let mut wait_replicas = 0;
     let mut password = None;
     let mut tls = TlsParams::default();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -212,9 +222,20 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
                     })?;
                 timeout = Duration::from_millis(ms);
             }
+            "wait_replicas" => {
+                wait_replicas = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= MAX_WAIT_REPLICAS)
+                    .ok_or_else(|| {
+                        RedisUrlError(format!(
+                            "wait_replicas must be a number of replicas from 0 to {MAX_WAIT_REPLICAS}, not {value:?}"
+                        ))
+                    })?;
+            }
             other => {
                 return Err(RedisUrlError(format!(
-                    "unknown parameter {other:?} (known: prefix, timeout_ms, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_insecure, tls_system_roots)"
+                    "unknown parameter {other:?} (known: prefix, timeout_ms, wait_replicas, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_insecure, tls_system_roots)"
                 )));
             }
         }
@@ -222,6 +243,7 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
     Ok(Params {
         prefix,
         timeout,
+        wait_replicas,
         password,
         tls,
     })
@@ -381,6 +403,7 @@ impl fmt::Debug for RedisUrl {
             .field("url", &self.redacted)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("wait_replicas", &self.wait_replicas)
             .field("tls", &self.tls)
             .field("sentinel", &self.sentinel)
             .finish()
@@ -393,12 +416,16 @@ mod tests {
 
     #[test]
     fn single_node_with_db_and_params() {
-        let url =
-            RedisUrl::parse("redis", "//127.0.0.1:6380/2?prefix=app%3A&timeout_ms=250").unwrap();
+        let url = RedisUrl::parse(
+            "redis",
+            "//127.0.0.1:6380/2?prefix=app%3A&timeout_ms=250&wait_replicas=1",
+        )
+        .unwrap();
         assert_eq!(url.topology, Topology::Single);
         assert_eq!(url.nodes(), ["redis://127.0.0.1:6380/2"]);
         assert_eq!(url.prefix, "app:");
         assert_eq!(url.timeout, Duration::from_millis(250));
+        assert_eq!(url.wait_replicas, 1);
     }
 
     #[test]
@@ -407,6 +434,7 @@ mod tests {
         assert_eq!(url.nodes(), ["rediss://cache.example:6379"]);
         assert_eq!(url.prefix, DEFAULT_PREFIX);
         assert_eq!(url.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(url.wait_replicas, 0);
     }
 
     #[test]
@@ -498,6 +526,8 @@ mod tests {
             ("redis", "//h:1/notanumber"),
             ("redis", "//h:1?prefx=a"),
             ("redis", "//h:1?timeout_ms=0"),
+            ("redis", "//h:1?wait_replicas=-1"),
+            ("redis", "//h:1?wait_replicas=101"),
             ("redis-cluster", "//a:1,,b:2"),
             ("redis-cluster", "//a:1/0"),
             ("redis", "//"),

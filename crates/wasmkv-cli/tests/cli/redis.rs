@@ -432,7 +432,12 @@ fn increments_through_sentinel_follow_a_failover() {
 fn increments_through_sentinel_over_mutual_tls_follow_a_failover() {
     let pki = TestPki::generate();
     let set = RedisSentinels::start_tls(&pki);
-    let url = format!("{}?timeout_ms=20000&{}", set.url(), pki.mutual_tls_query());
+    // Writes wait for the replica here too, through the same failover.
+    let url = format!(
+        "{}?timeout_ms=20000&wait_replicas=1&{}",
+        set.url(),
+        pki.mutual_tls_query()
+    );
     assert!(url.starts_with("rediss-sentinel://"), "{url}");
     increments_follow_a_sentinel_failover(&set, &url);
 }
@@ -441,27 +446,38 @@ fn increments_through_sentinel_over_mutual_tls_follow_a_failover() {
 /// once the count passes 500; the total must be exactly 20 000 on the new
 /// primary.
 fn increments_follow_a_sentinel_failover(set: &RedisSentinels, url: &str) {
-    let dir = workdir();
     let key = "wasmkv:7:default:counter";
     let first = set.primary_port();
+    let count = || set.server(first).cli(&["GET", key]).parse().unwrap_or(0);
+    let (new_primary, during) = increments_during(url, count, || set.failover());
+    assert!(during, "the increments ended before the failover did");
+    assert_ne!(new_primary, first, "no failover happened");
+    assert_eq!(set.primary_port(), new_primary);
+    assert_eq!(set.server(new_primary).cli(&["GET", key]), "20000");
+}
+
+/// Two processes add 10 000 each to `default/counter` through `url`; once
+/// `count` passes 500, `disrupt` runs beside them. Returns what `disrupt`
+/// returned and whether the increments were still running when it ended.
+fn increments_during<T: Send>(
+    url: &str,
+    count: impl Fn() -> u64 + Send,
+    disrupt: impl FnOnce() -> T + Send,
+) -> (T, bool) {
+    let dir = workdir();
     let done = std::sync::atomic::AtomicBool::new(false);
-    let new_primary = std::thread::scope(|scope| {
-        let failover = scope.spawn(|| {
-            // Wait for the increments to be under way, then fail over.
+    std::thread::scope(|scope| {
+        let done = &done;
+        let disruption = scope.spawn(move || {
             let start = std::time::Instant::now();
             while !done.load(std::sync::atomic::Ordering::Relaxed)
-                && set
-                    .server(first)
-                    .cli(&["GET", key])
-                    .parse::<u64>()
-                    .unwrap_or(0)
-                    < 500
+                && count() < 500
                 && start.elapsed() < std::time::Duration::from_secs(60)
             {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            let new = set.failover();
-            (new, !done.load(std::sync::atomic::Ordering::Relaxed))
+            let outcome = disrupt();
+            (outcome, !done.load(std::sync::atomic::Ordering::Relaxed))
         });
         let flags = ["--store", &store(url)].map(str::to_string);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
@@ -472,11 +488,41 @@ fn increments_follow_a_sentinel_failover(set: &RedisSentinels, url: &str) {
             &["incr", "default", "counter", "1", "10000"],
         );
         done.store(true, std::sync::atomic::Ordering::Relaxed);
-        failover.join().unwrap()
+        disruption.join().unwrap()
+    })
+}
+
+#[test]
+fn increments_survive_a_cluster_primary_killed_when_writes_wait_for_a_replica() {
+    let mut cluster = RedisCluster::start_with_replicas();
+    let key = "wasmkv:7:default:counter";
+    let url = format!("{}?timeout_ms=30000&wait_replicas=1", cluster.url());
+    let first_node = cluster.nodes()[0].port();
+    // Read through a node by port: the closure cannot borrow the cluster
+    // that the disruption stops and starts.
+    let count = || {
+        wasmkv_test_servers::redis_cli(first_node, &["-c", "GET", key])
+            .parse()
+            .unwrap_or(0)
+    };
+    let (old_primary, during) = increments_during(&url, count, || {
+        let owner = cluster.primary_of(key);
+        let port = cluster.nodes()[owner].port();
+        // SIGKILL: whatever the primary had not replicated dies with it.
+        cluster.stop_node(owner);
+        // Its replica takes over; the old primary then comes back empty and
+        // becomes the new primary's replica, which lets writes that wait
+        // for a replica finish.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        cluster.restart_node(owner);
+        port
     });
-    let (new_primary, during) = new_primary;
-    assert!(during, "the increments ended before the failover did");
-    assert_ne!(new_primary, first, "no failover happened");
-    assert_eq!(set.primary_port(), new_primary);
-    assert_eq!(set.server(new_primary).cli(&["GET", key]), "20000");
+    assert!(during, "the increments ended before the primary was killed");
+    let now = cluster.primary_of(key);
+    assert_ne!(
+        cluster.nodes()[now].port(),
+        old_primary,
+        "the replica was never promoted"
+    );
+    assert_eq!(cluster.cli(&["GET", key]), "20000");
 }

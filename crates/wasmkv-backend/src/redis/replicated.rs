@@ -1,0 +1,201 @@
+//! Writes acknowledged only once replicas have them: `wait_replicas=N`.
+//!
+//! Redis replicates asynchronously. A primary that dies loses the writes it
+//! acknowledged but had not yet sent on, and the replica promoted in its
+//! place never saw them. With `wait_replicas=N` every write is followed, in
+//! the same pipeline on the same connection, by `WAIT N`, and is
+//! acknowledged only once N replicas have it; the replica a failover
+//! promotes then has every acknowledged write.
+//!
+//! A write must then sometimes be sent again: its primary died before
+//! answering, or the WAIT fell short. Sent twice, an increment would count
+//! twice and a `set` could undo another client's later write. So under
+//! `wait_replicas` every write is a Lua script wrapped by `once.lua`, which
+//! keeps a record of the operation's id and reply (in the same cluster
+//! slot, for [`RECORD_LIFETIME`]): sent again, it finds the record and gives
+//! the same reply without writing again. Sends continue, with doubling
+//! pauses, until the store's timeout is nearly spent; only then does the
+//! caller get an error, which says the write may or may not have been
+//! applied.
+//!
+//! The cost per write: a script run, one small expiring record, and a
+//! round trip from the primary to its replicas and back.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use ::redis::{Cmd, RedisError, Script, Value, cmd};
+
+use super::backoff::Backoff;
+use super::connection::{Connection, Resend};
+use super::keyspace::Keyspace;
+
+/// How long a record outlives its write: far longer than any resend of it.
+const RECORD_LIFETIME: Duration = Duration::from_secs(600);
+/// The longest pause between resends: a failover takes seconds.
+const LONGEST_PAUSE: Duration = Duration::from_millis(200);
+
+/// The writes of a store with `wait_replicas` set.
+pub(super) struct Replication {
+    replicas: u32,
+    timeout: Duration,
+    /// `increment.lua`, recorded.
+    pub increment: OnceScript,
+    /// `compare_and_swap.lua`, recorded.
+    pub compare_and_swap: OnceScript,
+    /// `write.lua` (set, delete, create), recorded.
+    pub write: OnceScript,
+}
+
+/// A write's Lua body inside `once.lua`.
+pub(super) struct OnceScript {
+    script: Script,
+    code: String,
+}
+
+impl OnceScript {
+    fn new(body: &str) -> Self {
+        let code = include_str!("once.lua").replace("--BODY--", body);
+        OnceScript {
+            script: Script::new(&code),
+            code,
+        }
+    }
+}
+
+/// Why a replicated write gave no answer.
+pub(super) enum Unconfirmed {
+    /// Redis refused it for good (a script error, a wrong type): it was not
+    /// applied.
+    Refused(RedisError),
+    /// Not confirmed on enough replicas in time: it may have been applied.
+    Unknown(String),
+}
+
+impl Replication {
+    /// For `replicas` replicas within `timeout` per write.
+    pub fn new(replicas: u32, timeout: Duration) -> Self {
+        Replication {
+            replicas,
+            timeout,
+            increment: OnceScript::new(include_str!("increment.lua")),
+            compare_and_swap: OnceScript::new(include_str!("compare_and_swap.lua")),
+            write: OnceScript::new(include_str!("write.lua")),
+        }
+    }
+
+    /// Runs `script` on `keys` (all in one cluster slot) with `args` until
+    /// `self.replicas` replicas confirm it, and returns its reply.
+    pub async fn run(
+        &self,
+        conn: &Connection,
+        keyspace: &Keyspace,
+        script: &OnceScript,
+        mut keys: Vec<String>,
+        mut args: Vec<Vec<u8>>,
+    ) -> Result<Value, Unconfirmed> {
+        keys.push(keyspace.record(&keys[0], &operation_id()));
+        args.push(RECORD_LIFETIME.as_millis().to_string().into_bytes());
+        let call = |name: &str, script_text: &str| -> Cmd {
+            let mut call = cmd(name);
+            call.arg(script_text).arg(keys.len()).arg(&keys).arg(&args);
+            call
+        };
+        let (evalsha, eval) = (
+            call("EVALSHA", script.script.get_hash()),
+            call("EVAL", &script.code),
+        );
+        // Short enough that a slow replica leaves room to ask again.
+        let wait_ms = (self.timeout / 5).as_millis().max(1);
+        let wait = cmd("WAIT").arg(self.replicas).arg(wait_ms as u64).clone();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut backoff = Backoff::new(self.timeout, LONGEST_PAUSE);
+        let (mut write, mut to) = (&evalsha, None);
+        let mut cause = "no reply".to_string();
+        loop {
+            let attempt = conn.send_with_wait(write, &wait, to.as_ref());
+            match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok((reply, acked))) if acked >= i64::from(self.replicas) => return Ok(reply),
+                Ok(Ok((_, acked))) => {
+                    to = None;
+                    cause = format!(
+                        "{acked} of {} replica(s) confirmed it within {wait_ms} ms",
+                        self.replicas
+                    );
+                }
+                Ok(Err(e)) if e.code() == Some("NOSCRIPT") => {
+                    // Not run: the node lacks the script, which EVAL loads.
+                    write = &eval;
+                    continue;
+                }
+                Ok(Err(e)) if !worth_resending(&e) => return Err(Unconfirmed::Refused(e)),
+                Ok(Err(e)) => {
+                    to = Resend::after(&e);
+                    cause = e.to_string();
+                }
+                // Out of time: the last attempt's outcome says more.
+                Err(_) => break,
+            }
+            if !backoff.pause().await {
+                break;
+            }
+        }
+        Err(Unconfirmed::Unknown(format!(
+            "not confirmed on {} replica(s) within {} ms ({cause}); it may or may not have been applied",
+            self.replicas,
+            self.timeout.as_millis()
+        )))
+    }
+}
+
+/// Errors after which the write may be sent again: every failure on the
+/// client's side (a lost, refused or missing connection, no reply), and the
+/// server replies that say the node's role or the cluster's layout is
+/// changing. Other replies (a script error, a wrong type) are final.
+fn worth_resending(e: &RedisError) -> bool {
+    match e.code() {
+        Some(code) => matches!(
+            code,
+            "READONLY" | "MASTERDOWN" | "LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MOVED" | "ASK"
+        ),
+        None => true,
+    }
+}
+
+/// An id no other write of any process shares: 128 random bits for this
+/// process, then a count.
+fn operation_id() -> String {
+    static PROCESS: OnceLock<(u64, u64)> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = PROCESS.get_or_init(|| {
+        // Each RandomState is keyed from the operating system's randomness.
+        (
+            RandomState::new().hash_one(std::process::id()),
+            RandomState::new().hash_one(SystemTime::now()),
+        )
+    });
+    format!("{a:016x}{b:016x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_differ() {
+        let (a, b) = (operation_id(), operation_id());
+        assert_ne!(a, b);
+        assert_eq!(a.split_once('-').unwrap().0, b.split_once('-').unwrap().0);
+    }
+
+    #[test]
+    fn every_body_fits_the_wrapper() {
+        let r = Replication::new(1, Duration::from_secs(1));
+        for script in [&r.increment, &r.compare_and_swap, &r.write] {
+            assert!(!script.code.contains("--BODY--"));
+            assert!(script.code.contains("local function operation()"));
+        }
+    }
+}
