@@ -7,7 +7,8 @@
 //! MSET / DEL commands. Counters stay plain decimal strings (`redis-cli GET`
 //! shows them). On a cluster the client splits MGET / MSET / DEL by hash slot
 //! and sends the groups concurrently; each group is atomic on its own, the
-//! batch as a whole is not.
+//! batch as a whole is not. With `wait_replicas` every write is instead a
+//! recorded script followed by `WAIT` ([`replicated`]).
 
 pub mod url;
 
