@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use wasmkv_backend::{Backend, Bytes, CounterRange, SharedBackend, StoreUrl};
-use wasmkv_test_servers::{RedisCluster, RedisServer, ServerTls, TestPki};
+use wasmkv_test_servers::{NAMED_SERVER, RedisCluster, RedisServer, ServerTls, TestPki};
 
 fn param(path: &Path) -> String {
     url::form_urlencoded::byte_serialize(path.display().to_string().as_bytes()).collect()
@@ -232,5 +232,78 @@ async fn acl_users_over_tls_and_a_wrong_password_is_a_clear_error() {
         assert!(err.contains("refused the user or password"), "{err}");
         assert!(!err.contains(password), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+/// A certificate that names the server, not the address connected to:
+/// refused by default with the fix named, accepted with `tls_server_name`,
+/// and the connection made that way comes back after a restart.
+#[tokio::test]
+async fn tls_server_name_checks_the_certificate_against_another_name() {
+    let pki = TestPki::generate();
+    let mut server = RedisServer::start_tls(ServerTls::new(&pki, pki.named_server(), true));
+    let base = format!("{}{}", server.tls_url(), tls_query(&pki, &pki.ca(), true));
+
+    let err = open(&base)
+        .await
+        .err()
+        .expect("a certificate for another name was accepted");
+    assert!(
+        err.contains("give that name as tls_server_name=NAME"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+
+    let err = open(&format!("{base}&tls_server_name=other.internal"))
+        .await
+        .err()
+        .expect("a certificate for another name was accepted");
+    assert!(err.contains("does not name \"other.internal\""), "{err}");
+
+    let kv = open(&format!("{base}&tls_server_name={NAMED_SERVER}"))
+        .await
+        .unwrap();
+    round_trip(&*kv).await;
+    assert!(kv.describe().contains("tls_server_name=redis.internal"));
+
+    server.stop();
+    assert!(
+        kv.get("tls", "k").await.is_err(),
+        "a stopped server answered"
+    );
+    server.restart();
+    assert_eq!(
+        kv.get("tls", "k").await.unwrap(),
+        None,
+        "the restarted server (which keeps nothing) was not reached"
+    );
+    kv.set("tls", "k", Bytes::from_static(b"again"))
+        .await
+        .unwrap();
+    assert_eq!(server.cli(&["GET", "wasmkv:3:tls:k"]), "again");
+}
+
+#[tokio::test]
+async fn tls_server_name_is_refused_where_it_cannot_apply() {
+    for (url, needle) in [
+        (
+            "rediss-cluster://127.0.0.1:1?tls_server_name=a.internal",
+            "a cluster's nodes are checked against the addresses they announce",
+        ),
+        (
+            "rediss://127.0.0.1:1?tls_server_name=a.internal&tls_insecure=true",
+            "tls_insecure=true checks no name",
+        ),
+        (
+            "rediss://127.0.0.1:1?tls_server_name=not%20a%20name",
+            "must be a DNS name or an IP address",
+        ),
+        (
+            "redis://127.0.0.1:1?tls_server_name=a.internal",
+            "tls_* parameters need a TLS scheme",
+        ),
+    ] {
+        let err = open(url).await.err().expect(url);
+        assert!(err.contains(needle), "{url}: {err}");
     }
 }

@@ -34,8 +34,8 @@ pub struct StoreArgs {
     /// redis://HOST:PORT[/DB], redis-cluster://HOST:PORT[,HOST:PORT...],
     /// redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB], and
     /// rediss://, rediss-cluster://, rediss-sentinel:// for TLS (options:
-    /// tls_ca_file, tls_cert_file, tls_key_file, tls_system_roots,
-    /// tls_insecure).
+    /// tls_ca_file, tls_cert_file, tls_key_file, tls_server_name,
+    /// tls_system_roots, tls_insecure; and wait_replicas=N).
     /// Store "default" is sqlite:.wasmkv/default.db unless given.
     #[arg(long = "store", value_name = "NAME=URL")]
     pub stores: Vec<String>,

@@ -48,6 +48,7 @@ struct StoreConfig {
     tls_key_file: Option<PathBuf>,
     tls_insecure: Option<bool>,
     tls_system_roots: Option<bool>,
+    tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -276,6 +277,9 @@ impl StoreConfig {
             if let Some(on) = on {
                 params.push((name, on.to_string()));
             }
+        }
+        if let Some(name) = &self.tls_server_name {
+            params.push(("tls_server_name", name.clone()));
         }
         params
     }

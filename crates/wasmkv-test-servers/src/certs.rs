@@ -1,5 +1,5 @@
 //! A private PKI made fresh for each test: a CA, a server certificate for
-//! 127.0.0.1 and localhost signed by it, a client certificate signed by it,
+//! 127.0.0.1 and localhost signed by it, one for a name only, a client certificate signed by it,
 //! an expired server certificate, and a second CA that signed none of them.
 //! Nothing is checked in; the files live in a temp dir.
 
@@ -10,6 +10,10 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use tempfile::TempDir;
+
+/// The only name in [`TestPki::named_server`]'s certificate: not an
+/// address the test connects to.
+pub const NAMED_SERVER: &str = "redis.internal";
 
 /// PEM files of one test PKI.
 pub struct TestPki {
@@ -55,6 +59,12 @@ impl TestPki {
                 now - time::Duration::days(1),
             ),
             (
+                "named",
+                true,
+                now - time::Duration::days(1),
+                now + time::Duration::days(30),
+            ),
+            (
                 "client",
                 false,
                 now - time::Duration::days(1),
@@ -62,10 +72,10 @@ impl TestPki {
             ),
         ];
         for (name, server, not_before, not_after) in leaves {
-            let names = if server {
-                vec!["127.0.0.1".to_string(), "localhost".to_string()]
-            } else {
-                Vec::new()
+            let names = match (server, name) {
+                (true, "named") => vec![NAMED_SERVER.to_string()],
+                (true, _) => vec!["127.0.0.1".to_string(), "localhost".to_string()],
+                (false, _) => Vec::new(),
             };
             let mut params = CertificateParams::new(names).expect("certificate names");
             params
@@ -106,6 +116,12 @@ impl TestPki {
     /// The server's certificate, valid for 127.0.0.1 and localhost.
     pub fn server(&self) -> CertFiles {
         self.pair("server")
+    }
+
+    /// A server certificate that names only [`NAMED_SERVER`], not the
+    /// address it is served on.
+    pub fn named_server(&self) -> CertFiles {
+        self.pair("named")
     }
 
     /// A server certificate that expired yesterday.

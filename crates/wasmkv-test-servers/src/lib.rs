@@ -13,6 +13,6 @@ mod redis;
 mod sentinel;
 mod wait;
 
-pub use certs::{CertFiles, TestPki};
+pub use certs::{CertFiles, NAMED_SERVER, TestPki};
 pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};
 pub use sentinel::{MASTER_NAME, RedisSentinels};

@@ -55,16 +55,19 @@ impl RedisSentinels {
         Self::ready(vec![primary, replica], sentinels, false)
     }
 
-    /// The same set over TLS: every server and sentinel has `pki`'s server
-    /// certificate and asks clients for one, replicas replicate over TLS
-    /// and the sentinels reach the servers and each other over TLS. Each
+    /// The same set over TLS: every process asks clients for a certificate
+    /// of `pki`'s CA, replicas replicate over TLS and the sentinels reach
+    /// the servers and each other over TLS. The sentinels' certificates
+    /// name 127.0.0.1; the two servers' name only
+    /// [`crate::NAMED_SERVER`], so clients must be told that name. Each
     /// process keeps a plain port for `redis-cli` checks.
     pub fn start_tls(pki: &TestPki) -> Self {
-        let tls = || ServerTls::new(pki, pki.server(), true);
-        let primary = RedisServer::start_tls(tls());
-        let replica = RedisServer::start_tls_replica_of(primary.tls_port(), tls());
+        let server_tls = || ServerTls::new(pki, pki.named_server(), true);
+        let primary = RedisServer::start_tls(server_tls());
+        let replica = RedisServer::start_tls_replica_of(primary.tls_port(), server_tls());
+        let sentinel_tls = || ServerTls::new(pki, pki.server(), true);
         let sentinels = (0..3)
-            .map(|_| SentinelProcess::start(primary.tls_port(), Some(tls())))
+            .map(|_| SentinelProcess::start(primary.tls_port(), Some(sentinel_tls())))
             .collect();
         Self::ready(vec![primary, replica], sentinels, true)
     }

@@ -33,7 +33,7 @@ use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use ::redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
 
 use super::backoff::Backoff;
-use super::sentinel::SentinelLink;
+use super::link::Link;
 use super::url::{RedisUrl, Topology};
 
 /// Whether a command may be sent again after a dropped connection.
@@ -50,8 +50,9 @@ pub enum Delivery {
 pub enum Connection {
     /// One server.
     Single(ConnectionManager),
-    /// The primary Sentinel names.
-    Sentinel(Arc<SentinelLink>),
+    /// The primary Sentinel names, or one server whose certificate is
+    /// checked against `tls_server_name`.
+    Link(Arc<Link>),
     /// A cluster: see the module docs for why there are two.
     Cluster {
         /// Follows redirects and retries.
@@ -79,6 +80,9 @@ impl Connection {
     pub async fn open(url: &RedisUrl) -> RedisResult<Self> {
         let timeout = url.timeout;
         match url.topology {
+            Topology::Single if url.tls.as_ref().is_some_and(|t| t.server_name.is_some()) => {
+                Ok(Connection::Link(Arc::new(Link::open(url).await?)))
+            }
             Topology::Single => {
                 let node = url.nodes()[0].as_str();
                 let client = match url.tls.as_ref().and_then(|tls| tls.certificates()) {
@@ -98,9 +102,7 @@ impl Connection {
                     .await?;
                 Ok(Connection::Single(manager))
             }
-            Topology::Sentinel => Ok(Connection::Sentinel(Arc::new(
-                SentinelLink::open(url).await?,
-            ))),
+            Topology::Sentinel => Ok(Connection::Link(Arc::new(Link::open(url).await?))),
             Topology::Cluster => {
                 let connect = |retries: u32| async move {
                     let mut builder =
@@ -127,7 +129,7 @@ impl Connection {
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd, delivery: Delivery) -> RedisResult<T> {
         match self {
             Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
-            Connection::Sentinel(link) => {
+            Connection::Link(link) => {
                 link.send(delivery, |mut conn| async move {
                     cmd.query_async(&mut conn).await
                 })
@@ -152,7 +154,7 @@ impl Connection {
     ) -> RedisResult<T> {
         match self {
             Connection::Single(conn) => script.invoke_async(&mut conn.clone()).await,
-            Connection::Sentinel(link) => {
+            Connection::Link(link) => {
                 link.send(delivery, |mut conn| async move {
                     script.invoke_async(&mut conn).await
                 })
@@ -245,7 +247,7 @@ impl Connection {
         pipe.add_command(write.clone()).add_command(wait.clone());
         let values: Vec<Value> = match self {
             Connection::Single(conn) => pipe.query_async(&mut conn.clone()).await?,
-            Connection::Sentinel(link) => {
+            Connection::Link(link) => {
                 let pipe = &pipe;
                 link.send(Delivery::Idempotent, |mut conn| async move {
                     pipe.query_async(&mut conn).await
@@ -287,7 +289,7 @@ impl Connection {
             (Connection::Cluster { at_most_once, .. }, Delivery::AtMostOnce) => {
                 at_most_once.clone()
             }
-            (Connection::Single(_) | Connection::Sentinel(_), _) => {
+            (Connection::Single(_) | Connection::Link(_), _) => {
                 unreachable!("only called on a cluster")
             }
         }
@@ -331,7 +333,7 @@ impl Connection {
     pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: Cmd) -> RedisResult<T> {
         match (self, node) {
             (Connection::Single(conn), _) => cmd.query_async(&mut conn.clone()).await,
-            (Connection::Sentinel(link), _) => {
+            (Connection::Link(link), _) => {
                 let cmd = &cmd;
                 link.send(Delivery::Idempotent, |mut conn| async move {
                     cmd.query_async(&mut conn).await

@@ -16,6 +16,7 @@ mod backend;
 mod backoff;
 mod connection;
 mod keyspace;
+mod link;
 mod replicated;
 mod sentinel;
 mod tls;

@@ -1,146 +1,122 @@
-//! A primary found through Redis Sentinel, and found again after a failover.
+//! Redis Sentinel: asking the sentinels a `redis-sentinel://` URL names
+//! where the primary is, and checking that the server they name is one.
+//! Connecting, and finding the primary again after a failover, is
+//! [`super::link`]'s.
 //!
-//! The sentinels are asked for the primary's address at startup, and again
-//! whenever the connection to it fails or it answers as a replica
-//! (`READONLY`): after a failover the old primary is gone or has become a
-//! replica of the new one. Every address the sentinels give is checked with
-//! `ROLE` before it is used, because sentinels may still name the old
-//! primary for a moment.
-//!
-//! A command is sent again, to the primary found anew, only when the reply
-//! says it did not run (a refused connection, `READONLY`, `MASTERDOWN`,
-//! `LOADING`, `TRYAGAIN`) or when it is idempotent; an increment or
-//! compare-and-swap whose reply was lost is reported, never repeated. The
-//! pauses between attempts double (2 ms up to 200 ms) until the store's
-//! timeout is nearly spent.
-
-use std::future::Future;
-use std::sync::Mutex;
-use std::time::Duration;
+//! The sentinels are asked directly (`SENTINEL GET-MASTER-ADDR-BY-NAME`)
+//! rather than through the Redis client's Sentinel support, which connects
+//! to the primary by its address to check it: a primary whose certificate
+//! names it otherwise (`tls_server_name`) could not be reached that way.
 
 use ::redis::aio::MultiplexedConnection;
-use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use ::redis::{AsyncConnectionConfig, IntoConnectionInfo, RedisError, RedisResult, TlsMode};
+use ::redis::{
+    AsyncConnectionConfig, Client, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo,
+    RedisError, RedisResult,
+};
 
-use super::backoff::Backoff;
-use super::connection::Delivery;
 use super::url::RedisUrl;
 
-/// The longest pause between resends: a failover takes seconds.
-const LONGEST_PAUSE: Duration = Duration::from_millis(200);
-
-/// The connection to the primary the sentinels name.
-pub struct SentinelLink {
-    sentinels: tokio::sync::Mutex<SentinelClient>,
-    /// The primary's connection, and how many times it was found.
-    primary: Mutex<(u64, MultiplexedConnection)>,
-    config: AsyncConnectionConfig,
-    timeout: Duration,
+/// The sentinels of a URL, and how to reach the primary they name.
+pub struct Sentinels {
+    sentinels: Vec<Client>,
+    master: String,
+    /// The primary's database and credentials.
+    settings: RedisConnectionInfo,
+    /// `rediss` or `redis`, and `#insecure` when nothing is checked.
+    scheme: &'static str,
+    insecure: bool,
+    certificates: Option<::redis::TlsCertificates>,
 }
 
-impl SentinelLink {
-    /// Asks the sentinels for the primary and connects to it.
-    pub async fn open(url: &RedisUrl) -> RedisResult<Self> {
+impl Sentinels {
+    /// The URL's sentinels (TLS as the URL says), asked without a password;
+    /// the URL's credentials are the primary's.
+    pub fn new(url: &RedisUrl) -> RedisResult<Self> {
         let service = url.sentinel.as_ref().expect("a sentinel URL");
-        let mut sentinels = Vec::new();
-        for node in url.nodes() {
-            sentinels.push(node.as_str().into_connection_info()?.addr().clone());
-        }
-        let mut builder =
-            SentinelClientBuilder::new(sentinels, &service.master, SentinelServerType::Master)?
-                .set_client_to_redis_db(service.db);
+        let certificates = url.tls.as_ref().and_then(|t| t.certificates());
+        let sentinels = url
+            .nodes()
+            .iter()
+            .map(|node| client(node.as_str().into_connection_info()?, &certificates))
+            .collect::<RedisResult<_>>()?;
+        let mut settings = RedisConnectionInfo::default().set_db(service.db);
         if let Some(user) = &service.username {
-            builder = builder.set_client_to_redis_username(user);
+            settings = settings.set_username(user);
         }
         if let Some(password) = &service.password {
-            builder = builder.set_client_to_redis_password(password);
+            settings = settings.set_password(password);
         }
-        if let Some(tls) = &url.tls {
-            let mode = if tls.insecure {
-                TlsMode::Insecure
-            } else {
-                TlsMode::Secure
-            };
-            builder = builder
-                .set_client_to_redis_tls_mode(mode)
-                .set_client_to_sentinel_tls_mode(mode);
-            if let Some(certificates) = tls.certificates() {
-                builder = builder
-                    .set_client_to_redis_certificates(certificates.clone())
-                    .set_client_to_sentinel_certificates(certificates);
-            }
-        }
-        let mut client = builder.build()?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(url.timeout))
-            .set_response_timeout(Some(url.timeout));
-        let primary = connect_primary(&mut client, &config).await?;
-        Ok(SentinelLink {
-            sentinels: tokio::sync::Mutex::new(client),
-            primary: Mutex::new((0, primary)),
-            config,
-            timeout: url.timeout,
+        Ok(Sentinels {
+            sentinels,
+            master: service.master.clone(),
+            settings,
+            scheme: if url.tls.is_some() { "rediss" } else { "redis" },
+            insecure: url.tls.as_ref().is_some_and(|t| t.insecure),
+            certificates,
         })
     }
 
-    /// Runs `send` on the primary's connection, finding the primary again
-    /// and resending while the reply allows (see the module docs).
-    pub async fn send<T, F, Fut>(&self, delivery: Delivery, mut send: F) -> RedisResult<T>
-    where
-        F: FnMut(MultiplexedConnection) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
-    {
-        let mut backoff = Backoff::new(self.timeout, LONGEST_PAUSE);
-        loop {
-            let (generation, conn) = self.current();
-            let error = match send(conn).await {
-                Ok(value) => return Ok(value),
-                Err(e) => e,
-            };
-            let connection_lost = error.is_io_error() || error.is_connection_dropped();
-            let again =
-                did_not_run(&error) || (delivery == Delivery::Idempotent && connection_lost);
-            if connection_lost || error.code() == Some("READONLY") {
-                // Whatever happens to this call, the next one should find
-                // the primary; an error here leaves the old connection.
-                let _ = self.find_primary(generation).await;
-            }
-            if !again || !backoff.pause().await {
-                return Err(error);
+    /// A client of the server the first sentinel that answers names as
+    /// the primary now.
+    pub async fn primary(&self, config: &AsyncConnectionConfig) -> RedisResult<Client> {
+        let mut last = None;
+        for sentinel in &self.sentinels {
+            match self.ask(sentinel, config).await {
+                Ok((host, port)) => {
+                    let host = if host.contains(':') {
+                        format!("[{host}]")
+                    } else {
+                        host
+                    };
+                    let insecure = if self.insecure { "#insecure" } else { "" };
+                    let info = format!("{}://{host}:{port}{insecure}", self.scheme)
+                        .into_connection_info()?
+                        .set_redis_settings(self.settings.clone());
+                    return client(info, &self.certificates);
+                }
+                Err(e) => last = Some(e),
             }
         }
+        Err(last.unwrap_or_else(|| RedisError::from((::redis::ErrorKind::Io, "no sentinels"))))
     }
 
-    fn current(&self) -> (u64, MultiplexedConnection) {
-        let guard = self.primary.lock().unwrap_or_else(|p| p.into_inner());
-        (guard.0, guard.1.clone())
-    }
-
-    /// Asks the sentinels again, unless another call already did since
-    /// `seen` was current.
-    async fn find_primary(&self, seen: u64) -> RedisResult<()> {
-        let mut sentinels = self.sentinels.lock().await;
-        if self.current().0 != seen {
-            return Ok(());
-        }
-        let conn = connect_primary(&mut sentinels, &self.config).await?;
-        let mut guard = self.primary.lock().unwrap_or_else(|p| p.into_inner());
-        *guard = (seen + 1, conn);
-        Ok(())
+    async fn ask(
+        &self,
+        sentinel: &Client,
+        config: &AsyncConnectionConfig,
+    ) -> RedisResult<(String, u16)> {
+        let mut conn = sentinel
+            .get_multiplexed_async_connection_with_config(config)
+            .await?;
+        let addr: Option<(String, u16)> = ::redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(&self.master)
+            .query_async(&mut conn)
+            .await?;
+        addr.ok_or_else(|| {
+            RedisError::from((
+                ::redis::ErrorKind::Io,
+                "a sentinel does not know the primary's name",
+                self.master.clone(),
+            ))
+        })
     }
 }
 
-/// Connects to the address the sentinels give, if it answers `ROLE` as a
-/// primary.
-async fn connect_primary(
-    sentinels: &mut SentinelClient,
-    config: &AsyncConnectionConfig,
-) -> RedisResult<MultiplexedConnection> {
-    let client = sentinels.async_get_client().await?;
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(config)
-        .await?;
-    let role: Vec<::redis::Value> = ::redis::cmd("ROLE").query_async(&mut conn).await?;
+fn client(
+    info: ConnectionInfo,
+    certificates: &Option<::redis::TlsCertificates>,
+) -> RedisResult<Client> {
+    match certificates {
+        Some(certificates) => Client::build_with_tls(info, certificates.clone()),
+        None => Client::open(info),
+    }
+}
+
+/// Fails unless the server answers `ROLE` as a primary: sentinels may
+/// still name the old primary for a moment after a failover.
+pub async fn check_primary(conn: &mut MultiplexedConnection) -> RedisResult<()> {
+    let role: Vec<::redis::Value> = ::redis::cmd("ROLE").query_async(conn).await?;
     let is_primary = matches!(
         role.first(),
         Some(::redis::Value::BulkString(kind)) if kind == b"master"
@@ -151,14 +127,5 @@ async fn connect_primary(
             "the sentinels named a server that is not (or no longer) the primary",
         )));
     }
-    Ok(conn)
-}
-
-/// Replies that say the command did not run, so it may be sent again.
-fn did_not_run(e: &RedisError) -> bool {
-    e.is_connection_refusal()
-        || matches!(
-            e.code(),
-            Some("READONLY" | "MASTERDOWN" | "LOADING" | "TRYAGAIN")
-        )
+    Ok(())
 }

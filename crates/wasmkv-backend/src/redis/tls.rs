@@ -13,12 +13,22 @@
 //! - `tls_cert_file=PATH` and `tls_key_file=PATH`: the client certificate
 //!   chain and its private key, for servers that check clients
 //!   (`tls-auth-clients yes`, redis-server's default);
+//! - `tls_server_name=NAME`: the name the server's certificate must carry,
+//!   when it does not name the address connected to (an IP address, a load
+//!   balancer's name). Single servers and Sentinel-named primaries (the
+//!   sentinels themselves are checked against their addresses); a
+//!   cluster's nodes are checked against the addresses they announce;
 //! - `tls_insecure=true`: no certificate or host name check at all. For tests
 //!   only; every mention of the store says so.
 
 use std::fmt;
+use std::net::SocketAddr;
 
-use ::redis::{ClientTlsConfig, TlsCertificates};
+use ::redis::io::AsyncDNSResolver;
+use ::redis::{
+    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, RedisFuture, RedisResult,
+    TlsCertificates,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -38,6 +48,8 @@ pub struct TlsSettings {
     pub insecure: bool,
     /// `tls_system_roots=true`: the system's CAs are trusted beside `ca`.
     system_roots: bool,
+    /// `tls_server_name`: checked instead of the host connected to.
+    pub server_name: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -54,11 +66,21 @@ pub(super) struct TlsParams {
     pub key_file: Option<String>,
     pub insecure: bool,
     pub system_roots: bool,
+    pub server_name: Option<String>,
 }
 
 impl TlsParams {
     /// Takes `name=value` if it is a TLS parameter; `Ok(false)` if it is not.
     pub fn take(&mut self, name: &str, value: &str) -> Result<bool, RedisUrlError> {
+        if name == "tls_server_name" {
+            if rustls::pki_types::ServerName::try_from(value).is_err() {
+                return Err(RedisUrlError(format!(
+                    "tls_server_name must be a DNS name or an IP address, not {value:?}"
+                )));
+            }
+            self.server_name = Some(value.to_string());
+            return Ok(true);
+        }
         let slot = match name {
             "tls_ca_file" => &mut self.ca_file,
             "tls_cert_file" => &mut self.cert_file,
@@ -95,6 +117,7 @@ impl TlsParams {
             || self.key_file.is_some()
             || self.insecure
             || self.system_roots
+            || self.server_name.is_some()
     }
 
     /// Reads and checks the files. `tls` says whether the scheme is a TLS
@@ -111,6 +134,16 @@ impl TlsParams {
         if self.insecure && (self.ca_file.is_some() || self.cert_file.is_some()) {
             return Err(RedisUrlError(
                 "tls_insecure=true checks no certificate, so tls_ca_file and tls_cert_file would be ignored; give one or the other".into(),
+            ));
+        }
+        if self.insecure && self.server_name.is_some() {
+            return Err(RedisUrlError(
+                "tls_insecure=true checks no name, so tls_server_name would be ignored; give one or the other".into(),
+            ));
+        }
+        if self.server_name.is_some() && scheme == "rediss-cluster" {
+            return Err(RedisUrlError(
+                "tls_server_name is for rediss:// and rediss-sentinel://: a cluster's nodes are checked against the addresses they announce (announce names with cluster-announce-hostname and cluster-preferred-endpoint-type hostname, or give the certificates those addresses)".into(),
             ));
         }
         let ca = self
@@ -151,6 +184,7 @@ impl TlsParams {
             client,
             insecure: self.insecure,
             system_roots: self.system_roots,
+            server_name: self.server_name,
         }))
     }
 }
@@ -207,6 +241,7 @@ impl TlsSettings {
     pub fn hint(&self, error: &str) -> String {
         // rustls words one cause differently in `Display` and `Debug`, so
         // the needles are lowercase and without spaces.
+        let raw = error;
         let error: String = error
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '_')
@@ -224,7 +259,14 @@ impl TlsSettings {
         } else if has("expired") || has("notvalidyet") {
             " (the server's certificate has expired or is not yet valid: renew it, or check this machine's clock)".into()
         } else if has("notvalidforname") {
-            " (the server's certificate does not name the host in the URL: connect by a name the certificate lists)".into()
+            match &self.server_name {
+                Some(name) if raw.contains(&format!("{name:?}")) => format!(
+                    " (the server's certificate does not name {name:?}, the tls_server_name given)"
+                ),
+                // A sentinel: its certificate is checked against its address.
+                Some(_) => " (the certificate does not name the address connected to; tls_server_name applies to the servers, not to sentinels, whose certificates must name the addresses in the URL)".into(),
+                None => " (the server's certificate does not name the host in the URL: connect by a name the certificate lists, or give that name as tls_server_name=NAME)".into(),
+            }
         } else if has("certificaterequired") || (has("handshakefailure") && self.client.is_none()) {
             " (the server asks for a client certificate: give tls_cert_file=PATH and tls_key_file=PATH)".into()
         } else if has("badcertificate") || has("unknownca") || has("certificateunknown") {
@@ -263,6 +305,56 @@ impl fmt::Debug for TlsSettings {
             .field("key_file", &self.client.as_ref().map(|(_, k)| &k.path))
             .field("insecure", &self.insecure)
             .field("system_roots", &self.system_roots)
+            .field("server_name", &self.server_name)
             .finish()
+    }
+}
+
+/// `client` re-aimed so that the server's certificate is checked against
+/// `name`, while the connection still goes to the address `client` names:
+/// the client checks the host it is given, so it is given `name`, and a
+/// resolver that answers every lookup with the real address.
+pub fn aim_at_name(
+    client: &Client,
+    name: &str,
+    config: AsyncConnectionConfig,
+) -> RedisResult<(Client, AsyncConnectionConfig)> {
+    let info = client.get_connection_info().clone();
+    let ConnectionAddr::TcpTls {
+        host,
+        port,
+        insecure,
+        tls_params,
+    } = info.addr().clone()
+    else {
+        // Only TLS URLs take tls_server_name.
+        return Ok((client.clone(), config));
+    };
+    let aimed = info.set_addr(ConnectionAddr::TcpTls {
+        host: name.to_string(),
+        port,
+        insecure,
+        tls_params,
+    });
+    let resolver = RealAddress { host, port };
+    Ok((Client::open(aimed)?, config.set_dns_resolver(resolver)))
+}
+
+/// Resolves any name to one host and port: see [`aim_at_name`].
+struct RealAddress {
+    host: String,
+    port: u16,
+}
+
+impl AsyncDNSResolver for RealAddress {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        _name: &'b str,
+        _port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = SocketAddr> + Send + 'a>> {
+        Box::pin(async move {
+            let addrs = tokio::net::lookup_host((self.host.as_str(), self.port)).await?;
+            Ok(Box::new(addrs) as Box<dyn Iterator<Item = SocketAddr> + Send>)
+        })
     }
 }

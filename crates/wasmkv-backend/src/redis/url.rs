@@ -235,7 +235,7 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
             }
             other => {
                 return Err(RedisUrlError(format!(
-                    "unknown parameter {other:?} (known: prefix, timeout_ms, wait_replicas, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_insecure, tls_system_roots)"
+                    "unknown parameter {other:?} (known: prefix, timeout_ms, wait_replicas, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_server_name, tls_insecure, tls_system_roots)"
                 )));
             }
         }

@@ -176,7 +176,8 @@ fn a_redis_store_from_wasmkv_toml_uses_its_prefix() {
 #[test]
 fn tls_files_from_wasmkv_toml_are_relative_to_it() {
     let pki = TestPki::generate();
-    let server = RedisServer::start_tls(ServerTls::new(&pki, pki.server(), true));
+    // Its certificate names redis.internal, which tls_server_name gives.
+    let server = RedisServer::start_tls(ServerTls::new(&pki, pki.named_server(), true));
     let dir = workdir();
     let certs = dir.path().join("certs");
     std::fs::create_dir(&certs).unwrap();
@@ -189,7 +190,7 @@ fn tls_files_from_wasmkv_toml_are_relative_to_it() {
         std::fs::copy(from, certs.join(to)).unwrap();
     }
     let config = format!(
-        "[stores.cache]\ntype = \"redis\"\nurl = \"{}\"\ntls_ca_file = \"certs/ca.crt\"\ntls_cert_file = \"certs/me.crt\"\ntls_key_file = \"certs/me.key\"\n\n[buckets]\nsessions = \"cache\"\n",
+        "[stores.cache]\ntype = \"redis\"\nurl = \"{}\"\ntls_ca_file = \"certs/ca.crt\"\ntls_cert_file = \"certs/me.crt\"\ntls_key_file = \"certs/me.key\"\ntls_server_name = \"redis.internal\"\n\n[buckets]\nsessions = \"cache\"\n",
         server.tls_url()
     );
     std::fs::write(dir.path().join("wasmkv.toml"), config).unwrap();
@@ -424,7 +425,7 @@ fn increments_follow_a_slot_moving_between_cluster_primaries() {
 #[test]
 fn increments_through_sentinel_follow_a_failover() {
     let set = RedisSentinels::start();
-    let url = format!("{}?timeout_ms=20000", set.url());
+    let url = format!("{}?timeout_ms=30000", set.url());
     increments_follow_a_sentinel_failover(&set, &url);
 }
 
@@ -432,10 +433,12 @@ fn increments_through_sentinel_follow_a_failover() {
 fn increments_through_sentinel_over_mutual_tls_follow_a_failover() {
     let pki = TestPki::generate();
     let set = RedisSentinels::start_tls(&pki);
-    // Writes wait for the replica here too, through the same failover.
+    // Writes wait for the replica here too, through the same failover, and
+    // the servers' certificates name only NAMED_SERVER.
     let url = format!(
-        "{}?timeout_ms=20000&wait_replicas=1&{}",
+        "{}?timeout_ms=30000&wait_replicas=1&tls_server_name={}&{}",
         set.url(),
+        wasmkv_test_servers::NAMED_SERVER,
         pki.mutual_tls_query()
     );
     assert!(url.starts_with("rediss-sentinel://"), "{url}");
