@@ -147,6 +147,43 @@ impl RedisSentinels {
         }
     }
 
+    /// An unplanned failover: the primary is killed (SIGKILL, so whatever
+    /// it had not replicated is lost), the sentinels promote the replica,
+    /// and the old primary is started again, empty, for the sentinels to
+    /// make it the new primary's replica. Returns the new primary's port
+    /// once the old one replicates from it.
+    pub fn kill_primary(&mut self) -> u16 {
+        let old = self.primary_port();
+        let index = self
+            .servers
+            .iter()
+            .position(|s| self.known_port(s) == old)
+            .expect("the primary is one of the set");
+        self.servers[index].stop();
+        let deadline = Instant::now() + SETTLE_LIMIT;
+        let mut new = old;
+        wait_until(deadline, Duration::from_millis(50), || {
+            new = self.primary_port();
+            if new != old && self.server(new).cli(&["ROLE"]).starts_with("master") {
+                Ok(())
+            } else {
+                Err("the sentinels never promoted the replica".into())
+            }
+        });
+        self.servers[index].restart();
+        wait_until(deadline, Duration::from_millis(50), || {
+            let info = self.servers[index].cli(&["INFO", "REPLICATION"]);
+            if info.contains("role:slave") && info.contains("master_link_status:up") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the old primary never became a replica again:\n{info}"
+                ))
+            }
+        });
+        new
+    }
+
     /// A failover that loses no acknowledged write, as an operator does it:
     /// writes on the primary are paused, the replica catches up, the
     /// sentinels promote it, the old primary is made its replica, and the

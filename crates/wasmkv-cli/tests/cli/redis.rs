@@ -445,6 +445,24 @@ fn increments_through_sentinel_over_mutual_tls_follow_a_failover() {
     increments_follow_a_sentinel_failover(&set, &url);
 }
 
+#[test]
+fn increments_survive_a_sentinel_primary_killed_when_writes_wait_for_a_replica() {
+    let mut set = RedisSentinels::start();
+    let url = format!("{}?timeout_ms=30000&wait_replicas=1", set.url());
+    let key = "wasmkv:7:default:counter";
+    let first = set.primary_port();
+    // By port: the closure cannot borrow the set the disruption changes.
+    let count = || {
+        wasmkv_test_servers::redis_cli(first, &["GET", key])
+            .parse()
+            .unwrap_or(0)
+    };
+    let (new_primary, during) = increments_during(&url, count, || set.kill_primary());
+    assert!(during, "the increments ended before the primary was killed");
+    assert_ne!(new_primary, first, "no failover happened");
+    assert_eq!(set.server(new_primary).cli(&["GET", key]), "20000");
+}
+
 /// Two processes add 10 000 each through `url` while `set` fails over
 /// once the count passes 500; the total must be exactly 20 000 on the new
 /// primary.
