@@ -337,8 +337,14 @@ impl RedisCluster {
                         .find_map(|l| l.trim().strip_prefix(name))
                         .map(str::to_string)
                 };
+                // A primary counts a replica `online` once it has
+                // acknowledged the sync: only then does WAIT count it.
+                let online = replication
+                    .lines()
+                    .filter(|l| l.starts_with("slave") && l.contains("state=online"))
+                    .count();
                 let in_sync = match field("role:").as_deref() {
-                    Some("master") => field("connected_slaves:") == Some(self.replicas.to_string()),
+                    Some("master") => online == self.replicas,
                     _ => field("master_link_status:").as_deref() == Some("up"),
                 };
                 if info.contains("cluster_state:ok") && in_sync {

@@ -71,14 +71,53 @@ impl RedisBackend {
         };
         let replication =
             (url.wait_replicas > 0).then(|| Replication::new(url.wait_replicas, url.timeout));
-        Ok(Self {
+        let backend = Self {
             keyspace: Keyspace::new(url.prefix.clone()),
             replication,
             url,
             conn,
             increment: Lua::new(include_str!("increment.lua")),
             compare_and_swap: Lua::new(include_str!("compare_and_swap.lua")),
-        })
+        };
+        backend.warn_of_missing_replicas().await;
+        Ok(backend)
+    }
+
+    /// Says at startup when a primary has fewer replicas than
+    /// `wait_replicas` asks for: its writes would all wait and then fail.
+    /// Only a warning, since replicas may be on their way.
+    async fn warn_of_missing_replicas(&self) {
+        let wanted = self.url.wait_replicas;
+        if wanted == 0 {
+            return;
+        }
+        let Ok(Ok(nodes)) = tokio::time::timeout(self.url.timeout, self.conn.primaries()).await
+        else {
+            return;
+        };
+        for node in nodes {
+            let info = cmd("INFO").arg("replication").clone();
+            let answer = self.conn.query_node::<String>(&node, info);
+            let Ok(Ok(info)) = tokio::time::timeout(self.url.timeout, answer).await else {
+                continue;
+            };
+            // `slaveN:ip=…,state=online,…`: a replica still syncing does
+            // not acknowledge writes yet.
+            let replicas = info
+                .lines()
+                .filter(|l| l.starts_with("slave") && l.contains("state=online"))
+                .count() as u32;
+            if replicas < wanted {
+                let at = match &node {
+                    Node::Primary { host, port } => format!(" {host}:{port}"),
+                    Node::Only => String::new(),
+                };
+                tracing::warn!(
+                    "{}: the primary{at} has {replicas} replica(s) online and wait_replicas={wanted}: its writes will wait up to timeout_ms and fail until {wanted} replica(s) are online",
+                    self.url
+                );
+            }
+        }
     }
 
     fn error(&self, cause: impl std::fmt::Display) -> BackendError {

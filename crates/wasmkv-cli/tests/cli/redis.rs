@@ -547,3 +547,55 @@ fn increments_survive_a_cluster_primary_killed_when_writes_wait_for_a_replica() 
     );
     assert_eq!(cluster.cli(&["GET", key]), "20000");
 }
+
+/// `wait_replicas` on a primary without enough replicas is said at startup,
+/// and its writes fail within the timeout saying they may have been
+/// applied; with the replica there, no warning and the write succeeds.
+#[test]
+fn wait_replicas_without_the_replicas_is_a_startup_warning_and_a_clear_error() {
+    let primary = RedisServer::start();
+    let dir = workdir();
+    let store = store(&format!("{}?wait_replicas=1&timeout_ms=500", primary.url()));
+    let alone = run(
+        dir.path(),
+        &["kv", "--store", &store, "set", "default", "k", "v"],
+    );
+    assert_ne!(alone.code, 0);
+    assert!(
+        alone
+            .stderr
+            .contains("has 0 replica(s) online and wait_replicas=1"),
+        "{}",
+        alone.stderr
+    );
+    assert!(
+        alone.stderr.contains("may or may not have been applied"),
+        "{}",
+        alone.stderr
+    );
+
+    let _replica = RedisServer::start_replica_of(primary.port());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The primary counts the replica once it has acknowledged the sync.
+    while !primary
+        .cli(&["INFO", "REPLICATION"])
+        .contains("state=online")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never connected"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let paired = run(
+        dir.path(),
+        &["kv", "--store", &store, "set", "default", "k", "v"],
+    );
+    assert_eq!(paired.code, 0, "{}", paired.stderr);
+    assert!(
+        !paired.stderr.contains("replica(s) online"),
+        "{}",
+        paired.stderr
+    );
+    assert_eq!(primary.cli(&["GET", "wasmkv:7:default:k"]), "v");
+}
