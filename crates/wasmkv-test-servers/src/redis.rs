@@ -223,6 +223,25 @@ impl RedisServer {
         self.spawn();
     }
 
+    /// Starts a replica of this server and waits until this server counts
+    /// it online (it has acknowledged the sync, so `WAIT` counts it).
+    pub fn start_online_replica(&self) -> RedisServer {
+        let replica = Self::start_replica_of(self.port);
+        wait_until(
+            Instant::now() + STARTUP_LIMIT,
+            Duration::from_millis(20),
+            || {
+                let info = self.cli(&["INFO", "REPLICATION"]);
+                if info.contains("state=online") {
+                    Ok(())
+                } else {
+                    Err(format!("the replica never came online:\n{info}"))
+                }
+            },
+        );
+        replica
+    }
+
     /// Runs `redis-cli` against this server and returns its trimmed output.
     pub fn cli(&self, args: &[&str]) -> String {
         redis_cli(self.port, args)

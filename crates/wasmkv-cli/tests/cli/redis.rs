@@ -574,19 +574,7 @@ fn wait_replicas_without_the_replicas_is_a_startup_warning_and_a_clear_error() {
         alone.stderr
     );
 
-    let _replica = RedisServer::start_replica_of(primary.port());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    // The primary counts the replica once it has acknowledged the sync.
-    while !primary
-        .cli(&["INFO", "REPLICATION"])
-        .contains("state=online")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the replica never connected"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let _replica = primary.start_online_replica();
     let paired = run(
         dir.path(),
         &["kv", "--store", &store, "set", "default", "k", "v"],
