@@ -12,7 +12,7 @@
 //! twice and a `set` could undo another client's later write. So under
 //! `wait_replicas` every write is a Lua script wrapped by `once.lua`, which
 //! keeps a record of the operation's id and reply (in the same cluster
-//! slot, for [`RECORD_LIFETIME`]): sent again, it finds the record and gives
+//! slot, for [`record_lifetime`]): sent again, it finds the record and gives
 //! the same reply without writing again. Sends continue, with doubling
 //! pauses, until the store's timeout is nearly spent; only then does the
 //! caller get an error, which says the write may or may not have been
@@ -32,8 +32,18 @@ use super::backoff::Backoff;
 use super::connection::{Connection, Resend};
 use super::keyspace::Keyspace;
 
-/// How long a record outlives its write: far longer than any resend of it.
-const RECORD_LIFETIME: Duration = Duration::from_secs(600);
+/// How long a record outlives its last write. Every resend of a write
+/// happens within the store's timeout of its first send (and refreshes the
+/// record), so twice the timeout is ample; no shorter than
+/// [`SHORTEST_LIFETIME`]. Kept short because every write leaves one: at
+/// 10 000 writes/s and the default 5 s timeout, about 100 000 records of a
+/// hundred bytes each.
+fn record_lifetime(timeout: Duration) -> Duration {
+    (timeout * 2).max(SHORTEST_LIFETIME)
+}
+
+/// The shortest a record lives, whatever the timeout.
+const SHORTEST_LIFETIME: Duration = Duration::from_secs(10);
 /// The longest pause between resends: a failover takes seconds.
 const LONGEST_PAUSE: Duration = Duration::from_millis(200);
 
@@ -97,7 +107,8 @@ impl Replication {
         mut args: Vec<Vec<u8>>,
     ) -> Result<Value, Unconfirmed> {
         keys.push(keyspace.record(&keys[0], &operation_id()));
-        args.push(RECORD_LIFETIME.as_millis().to_string().into_bytes());
+        let lifetime = record_lifetime(self.timeout).as_millis();
+        args.push(lifetime.to_string().into_bytes());
         let call = |name: &str, script_text: &str| -> Cmd {
             let mut call = cmd(name);
             call.arg(script_text).arg(keys.len()).arg(&keys).arg(&args);
@@ -188,6 +199,15 @@ mod tests {
         let (a, b) = (operation_id(), operation_id());
         assert_ne!(a, b);
         assert_eq!(a.split_once('-').unwrap().0, b.split_once('-').unwrap().0);
+    }
+
+    #[test]
+    fn records_outlive_every_resend() {
+        assert_eq!(record_lifetime(Duration::from_secs(1)), SHORTEST_LIFETIME);
+        assert_eq!(
+            record_lifetime(Duration::from_secs(30)),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
