@@ -30,10 +30,13 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClientBuilder;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use ::redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value};
+use ::redis::{
+    Cmd, ConnectionAddr, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value,
+};
 
 use super::backoff::Backoff;
 use super::link::Link;
+use super::tls;
 use super::url::{RedisUrl, Topology};
 
 /// Whether a command may be sent again after a dropped connection.
@@ -84,11 +87,8 @@ impl Connection {
                 Ok(Connection::Link(Arc::new(Link::open(url).await?)))
             }
             Topology::Single => {
-                let node = url.nodes()[0].as_str();
-                let client = match url.tls.as_ref().and_then(|tls| tls.certificates()) {
-                    Some(certificates) => ::redis::Client::build_with_tls(node, certificates)?,
-                    None => ::redis::Client::open(node)?,
-                };
+                let certificates = url.tls.as_ref().and_then(|tls| tls.certificates());
+                let client = tls::client(url.nodes()[0].as_str(), certificates)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout))
@@ -199,33 +199,15 @@ impl Connection {
             redirects += u32::from(redirect);
             let mut conn = self.cluster(Delivery::AtMostOnce);
             outcome = match resend {
-                Resend::To {
-                    ask: true,
-                    host,
-                    port,
-                } => {
-                    // ASKING lets the importing node serve this one command.
-                    let node = SingleNodeRoutingInfo::ByAddress { host, port };
-                    let mut asking = ::redis::pipe();
-                    asking.cmd("ASKING").add_command(cmd.clone());
-                    conn.route_pipeline(asking, 1, 1, node)
+                Resend::To { ask, host, port } => {
+                    redirected(&mut conn, ask, host, port, std::slice::from_ref(cmd))
                         .await
                         .and_then(|values| {
                             values
                                 .into_iter()
                                 .next()
-                                .ok_or_else(|| unexpected("no reply after ASKING"))
+                                .ok_or_else(|| unexpected("no reply after a redirect"))
                         })
-                        .and_then(Value::extract_error)
-                }
-                Resend::To {
-                    ask: false,
-                    host,
-                    port,
-                } => {
-                    let node = SingleNodeRoutingInfo::ByAddress { host, port };
-                    conn.route_command(cmd.clone(), RoutingInfo::SingleNode(node))
-                        .await
                         .and_then(Value::extract_error)
                 }
                 Resend::Again => cmd.query_async(&mut conn).await,
@@ -258,19 +240,8 @@ impl Connection {
                 let mut conn = retrying.clone();
                 match to {
                     Some(Resend::To { ask, host, port }) => {
-                        let node = SingleNodeRoutingInfo::ByAddress {
-                            host: host.clone(),
-                            port: *port,
-                        };
-                        let mut redirected = ::redis::pipe();
-                        if *ask {
-                            redirected.cmd("ASKING");
-                        }
-                        redirected
-                            .add_command(write.clone())
-                            .add_command(wait.clone());
-                        let offset = usize::from(*ask);
-                        conn.route_pipeline(redirected, offset, 2, node).await?
+                        let cmds = [write.clone(), wait.clone()];
+                        redirected(&mut conn, *ask, host.clone(), *port, &cmds).await?
                     }
                     Some(Resend::Again) | None => pipe.query_async(&mut conn).await?,
                 }
@@ -390,6 +361,47 @@ impl Resend {
         }
         let refused = matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN"));
         (refused || e.is_connection_refusal()).then_some(Resend::Again)
+    }
+}
+
+/// Sends `cmds` to the node a MOVED or ASK reply named, in one pipeline
+/// (after `ASKING` for an ASK, which lets the importing node serve them),
+/// and returns their replies.
+async fn redirected(
+    conn: &mut ClusterConnection,
+    ask: bool,
+    host: String,
+    port: u16,
+    cmds: &[Cmd],
+) -> RedisResult<Vec<Value>> {
+    let mut pipe = ::redis::pipe();
+    if ask {
+        pipe.cmd("ASKING");
+    }
+    for cmd in cmds {
+        pipe.add_command(cmd.clone());
+    }
+    let node = SingleNodeRoutingInfo::ByAddress { host, port };
+    conn.route_pipeline(pipe, usize::from(ask), cmds.len(), node)
+        .await
+}
+
+/// `addr` with another host and port, keeping its scheme, TLS settings
+/// and insecure switch: a primary named by Sentinel, or a host given as
+/// `tls_server_name`.
+pub(super) fn readdressed(addr: &ConnectionAddr, host: String, port: u16) -> ConnectionAddr {
+    match addr.clone() {
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure,
+            tls_params,
+        },
+        _ => ConnectionAddr::Tcp(host, port),
     }
 }
 

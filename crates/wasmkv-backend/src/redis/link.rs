@@ -56,11 +56,8 @@ impl Link {
         let locator = match url.sentinel {
             Some(_) => Locator::Sentinels(sentinel::Sentinels::new(url)?),
             None => {
-                let node = url.nodes()[0].as_str();
-                Locator::Fixed(match url.tls.as_ref().and_then(|t| t.certificates()) {
-                    Some(certificates) => Client::build_with_tls(node, certificates)?,
-                    None => Client::open(node)?,
-                })
+                let certificates = url.tls.as_ref().and_then(|t| t.certificates());
+                Locator::Fixed(tls::client(url.nodes()[0].as_str(), certificates)?)
             }
         };
         let config = AsyncConnectionConfig::new()
@@ -150,7 +147,7 @@ async fn connect(
 }
 
 /// Replies that say the command did not run, so it may be sent again.
-fn did_not_run(e: &RedisError) -> bool {
+pub(super) fn did_not_run(e: &RedisError) -> bool {
     e.is_connection_refusal()
         || matches!(
             e.code(),

@@ -31,6 +31,7 @@ use ::redis::{Cmd, RedisError, Script, Value, cmd};
 use super::backoff::Backoff;
 use super::connection::{Connection, Resend};
 use super::keyspace::Keyspace;
+use super::link::did_not_run;
 
 /// How long a record outlives its last write. Every resend of a write
 /// happens within the store's timeout of its first send (and refreshes the
@@ -163,16 +164,11 @@ impl Replication {
 
 /// Errors after which the write may be sent again: every failure on the
 /// client's side (a lost, refused or missing connection, no reply), and the
-/// server replies that say the node's role or the cluster's layout is
-/// changing. Other replies (a script error, a wrong type) are final.
+/// server replies that say the command did not run, as a Sentinel link
+/// ([`did_not_run`]) or a cluster ([`Resend::after`]) reads them. Other
+/// replies (a script error, a wrong type) are final.
 fn worth_resending(e: &RedisError) -> bool {
-    match e.code() {
-        Some(code) => matches!(
-            code,
-            "READONLY" | "MASTERDOWN" | "LOADING" | "TRYAGAIN" | "CLUSTERDOWN" | "MOVED" | "ASK"
-        ),
-        None => true,
-    }
+    e.code().is_none() || did_not_run(e) || Resend::after(e).is_some()
 }
 
 /// An id no other write of any process shares: 128 random bits for this

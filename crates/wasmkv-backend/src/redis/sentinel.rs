@@ -11,21 +11,22 @@
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{
     AsyncConnectionConfig, Client, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo,
-    RedisError, RedisResult,
+    RedisError, RedisResult, TlsCertificates,
 };
 
+use super::connection::readdressed;
+use super::tls;
 use super::url::RedisUrl;
 
 /// The sentinels of a URL, and how to reach the primary they name.
 pub struct Sentinels {
     sentinels: Vec<Client>,
     master: String,
-    /// The primary's database and credentials.
-    settings: RedisConnectionInfo,
-    /// `rediss` or `redis`, and `#insecure` when nothing is checked.
-    scheme: &'static str,
-    insecure: bool,
-    certificates: Option<::redis::TlsCertificates>,
+    /// How the primary is reached, whatever its address: a sentinel's
+    /// scheme and TLS switches, the primary's database and credentials.
+    primary: ConnectionInfo,
+    /// Read once: building them reads the system's CAs.
+    certificates: Option<TlsCertificates>,
 }
 
 impl Sentinels {
@@ -34,10 +35,14 @@ impl Sentinels {
     pub fn new(url: &RedisUrl) -> RedisResult<Self> {
         let service = url.sentinel.as_ref().expect("a sentinel URL");
         let certificates = url.tls.as_ref().and_then(|t| t.certificates());
-        let sentinels = url
+        let infos = url
             .nodes()
             .iter()
-            .map(|node| client(node.as_str().into_connection_info()?, &certificates))
+            .map(|node| node.as_str().into_connection_info())
+            .collect::<RedisResult<Vec<_>>>()?;
+        let sentinels = infos
+            .iter()
+            .map(|info| tls::client(info.clone(), certificates.clone()))
             .collect::<RedisResult<_>>()?;
         let mut settings = RedisConnectionInfo::default().set_db(service.db);
         if let Some(user) = &service.username {
@@ -46,12 +51,11 @@ impl Sentinels {
         if let Some(password) = &service.password {
             settings = settings.set_password(password);
         }
+        let primary = infos[0].clone().set_redis_settings(settings);
         Ok(Sentinels {
             sentinels,
             master: service.master.clone(),
-            settings,
-            scheme: if url.tls.is_some() { "rediss" } else { "redis" },
-            insecure: url.tls.as_ref().is_some_and(|t| t.insecure),
+            primary,
             certificates,
         })
     }
@@ -63,16 +67,9 @@ impl Sentinels {
         for sentinel in &self.sentinels {
             match self.ask(sentinel, config).await {
                 Ok((host, port)) => {
-                    let host = if host.contains(':') {
-                        format!("[{host}]")
-                    } else {
-                        host
-                    };
-                    let insecure = if self.insecure { "#insecure" } else { "" };
-                    let info = format!("{}://{host}:{port}{insecure}", self.scheme)
-                        .into_connection_info()?
-                        .set_redis_settings(self.settings.clone());
-                    return client(info, &self.certificates);
+                    let at = readdressed(self.primary.addr(), host, port);
+                    let info = self.primary.clone().set_addr(at);
+                    return tls::client(info, self.certificates.clone());
                 }
                 Err(e) => last = Some(e),
             }
@@ -100,16 +97,6 @@ impl Sentinels {
                 self.master.clone(),
             ))
         })
-    }
-}
-
-fn client(
-    info: ConnectionInfo,
-    certificates: &Option<::redis::TlsCertificates>,
-) -> RedisResult<Client> {
-    match certificates {
-        Some(certificates) => Client::build_with_tls(info, certificates.clone()),
-        None => Client::open(info),
     }
 }
 

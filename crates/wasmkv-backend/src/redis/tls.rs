@@ -26,12 +26,13 @@ use std::net::SocketAddr;
 
 use ::redis::io::AsyncDNSResolver;
 use ::redis::{
-    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, RedisFuture, RedisResult,
-    TlsCertificates,
+    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, IntoConnectionInfo,
+    RedisFuture, RedisResult, TlsCertificates,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::connection::readdressed;
 use super::url::RedisUrlError;
 
 /// What a `rediss://`, `rediss-cluster://` or `rediss-sentinel://` store
@@ -310,6 +311,19 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
+/// A Redis client of `info` that trusts and shows `certificates` when
+/// given ([`TlsSettings::certificates`]), as every single-server and
+/// Sentinel connection is made.
+pub fn client(
+    info: impl IntoConnectionInfo,
+    certificates: Option<TlsCertificates>,
+) -> RedisResult<Client> {
+    match certificates {
+        Some(certificates) => Client::build_with_tls(info, certificates),
+        None => Client::open(info),
+    }
+}
+
 /// `client` re-aimed so that the server's certificate is checked against
 /// `name`, while the connection still goes to the address `client` names:
 /// the client checks the host it is given, so it is given `name`, and a
@@ -320,22 +334,12 @@ pub fn aim_at_name(
     config: AsyncConnectionConfig,
 ) -> RedisResult<(Client, AsyncConnectionConfig)> {
     let info = client.get_connection_info().clone();
-    let ConnectionAddr::TcpTls {
-        host,
-        port,
-        insecure,
-        tls_params,
-    } = info.addr().clone()
-    else {
+    let ConnectionAddr::TcpTls { host, port, .. } = info.addr().clone() else {
         // Only TLS URLs take tls_server_name.
         return Ok((client.clone(), config));
     };
-    let aimed = info.set_addr(ConnectionAddr::TcpTls {
-        host: name.to_string(),
-        port,
-        insecure,
-        tls_params,
-    });
+    let aimed_at = readdressed(info.addr(), name.to_string(), port);
+    let aimed = info.set_addr(aimed_at);
     let resolver = RealAddress { host, port };
     Ok((Client::open(aimed)?, config.set_dns_resolver(resolver)))
 }
