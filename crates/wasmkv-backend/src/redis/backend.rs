@@ -1,12 +1,13 @@
 use std::future::Future;
 
-use ::redis::{Cmd, RedisError, RedisResult, Script, cmd};
+use ::redis::{Cmd, RedisError, RedisResult, cmd};
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::connection::{Connection, Delivery, Node};
 use super::keyspace::Keyspace;
-use super::replicated::{OnceScript, Replication, Unconfirmed};
+use super::lua::Lua;
+use super::replicated::{Replication, Unconfirmed};
 use super::url::{RedisUrl, Topology};
 use crate::backend::{Backend, KeyPage};
 use crate::counter::{self, CounterRange};
@@ -22,28 +23,6 @@ pub struct RedisBackend {
     compare_and_swap: Lua,
     /// Set by `wait_replicas`: every write goes through it.
     replication: Option<Replication>,
-}
-
-/// A Lua script, run by hash, and its text for a plain EVAL.
-struct Lua {
-    script: Script,
-    code: &'static str,
-}
-
-impl Lua {
-    fn new(code: &'static str) -> Self {
-        Self {
-            script: Script::new(code),
-            code,
-        }
-    }
-
-    /// `EVAL CODE 1 KEY ARGS...`.
-    fn eval(&self, key: &str, args: &[impl ::redis::ToRedisArgs]) -> Cmd {
-        let mut eval = cmd("EVAL");
-        eval.arg(self.code).arg(1).arg(key).arg(args);
-        eval
-    }
 }
 
 impl RedisBackend {
@@ -170,7 +149,7 @@ impl RedisBackend {
     async fn replicated<T: ::redis::FromRedisValue>(
         &self,
         replication: &Replication,
-        script: &OnceScript,
+        script: &Lua,
         keys: Vec<String>,
         args: Vec<Vec<u8>>,
     ) -> BackendResult<T> {

@@ -17,6 +17,7 @@ mod backoff;
 mod connection;
 mod keyspace;
 mod link;
+mod lua;
 mod replicated;
 mod sentinel;
 mod tls;

@@ -26,12 +26,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use ::redis::{Cmd, RedisError, Script, Value, cmd};
+use ::redis::{RedisError, Value, cmd};
 
 use super::backoff::Backoff;
 use super::connection::{Connection, Resend};
 use super::keyspace::Keyspace;
 use super::link::did_not_run;
+use super::lua::Lua;
 
 /// How long a record outlives its last write. Every resend of a write
 /// happens within the store's timeout of its first send (and refreshes the
@@ -53,27 +54,16 @@ pub(super) struct Replication {
     replicas: u32,
     timeout: Duration,
     /// `increment.lua`, recorded.
-    pub increment: OnceScript,
+    pub increment: Lua,
     /// `compare_and_swap.lua`, recorded.
-    pub compare_and_swap: OnceScript,
+    pub compare_and_swap: Lua,
     /// `write.lua` (set, delete, create), recorded.
-    pub write: OnceScript,
+    pub write: Lua,
 }
 
 /// A write's Lua body inside `once.lua`.
-pub(super) struct OnceScript {
-    script: Script,
-    code: String,
-}
-
-impl OnceScript {
-    fn new(body: &str) -> Self {
-        let code = include_str!("once.lua").replace("--BODY--", body);
-        OnceScript {
-            script: Script::new(&code),
-            code,
-        }
-    }
+fn once(body: &str) -> Lua {
+    Lua::new(include_str!("once.lua").replace("--BODY--", body))
 }
 
 /// Why a replicated write gave no answer.
@@ -91,9 +81,9 @@ impl Replication {
         Replication {
             replicas,
             timeout,
-            increment: OnceScript::new(include_str!("increment.lua")),
-            compare_and_swap: OnceScript::new(include_str!("compare_and_swap.lua")),
-            write: OnceScript::new(include_str!("write.lua")),
+            increment: once(include_str!("increment.lua")),
+            compare_and_swap: once(include_str!("compare_and_swap.lua")),
+            write: once(include_str!("write.lua")),
         }
     }
 
@@ -103,21 +93,16 @@ impl Replication {
         &self,
         conn: &Connection,
         keyspace: &Keyspace,
-        script: &OnceScript,
+        script: &Lua,
         mut keys: Vec<String>,
         mut args: Vec<Vec<u8>>,
     ) -> Result<Value, Unconfirmed> {
         keys.push(keyspace.record(&keys[0], &operation_id()));
         let lifetime = record_lifetime(self.timeout).as_millis();
         args.push(lifetime.to_string().into_bytes());
-        let call = |name: &str, script_text: &str| -> Cmd {
-            let mut call = cmd(name);
-            call.arg(script_text).arg(keys.len()).arg(&keys).arg(&args);
-            call
-        };
         let (evalsha, eval) = (
-            call("EVALSHA", script.script.get_hash()),
-            call("EVAL", &script.code),
+            script.call(false, &keys, &args),
+            script.call(true, &keys, &args),
         );
         // Short enough that a slow replica leaves room to ask again.
         let wait_ms = (self.timeout / 5).as_millis().max(1);
@@ -210,8 +195,8 @@ mod tests {
     fn every_body_fits_the_wrapper() {
         let r = Replication::new(1, Duration::from_secs(1));
         for script in [&r.increment, &r.compare_and_swap, &r.write] {
-            assert!(!script.code.contains("--BODY--"));
-            assert!(script.code.contains("local function operation()"));
+            assert!(!script.code().contains("--BODY--"));
+            assert!(script.code().contains("local function operation()"));
         }
     }
 }
