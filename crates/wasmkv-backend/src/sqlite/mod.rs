@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use self::reader::{INLINE_TOTAL_BYTES, INLINE_VALUE_BYTES, Inline};
+use self::reader::{Bounds, INLINE_VALUE_BYTES, Inline};
 
 use crate::backend::{Backend, KeyPage, SharedBackend};
 use crate::counter::{self, CounterRange};
@@ -248,6 +248,7 @@ impl Inner {
 
 /// A failure inside a connection closure: SQLite's own, or a refusal
 /// (a bad counter) that must roll the transaction back.
+#[derive(Debug)]
 enum OpError {
     Sqlite(rusqlite::Error),
     Backend(BackendError),
@@ -391,20 +392,24 @@ fn contains(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<bool> {
 /// `keys`' values in one read transaction (one snapshot), one statement per
 /// key that returns the value's length and, only while the bytes read so
 /// far leave room for it, the value. `Ok(None)` when the values are
-/// together over `stop_above` bytes (those past it are not read), and the
-/// engine's refusal when over `max_total` (summed from lengths only).
+/// together over `bounds`' bytes (those past it are not read) or its time
+/// ran out first, and the engine's refusal when over `max_total` (summed
+/// from lengths only).
 fn read_many(
     conn: &Connection,
     ns: &str,
     keys: &[String],
     max_total: usize,
-    stop_above: usize,
+    bounds: Bounds,
 ) -> Result<Option<Vec<Option<Bytes>>>, OpError> {
     let tx = conn.unchecked_transaction()?;
-    let budget = max_total.min(stop_above) as u64;
+    let budget = max_total.min(bounds.bytes()) as u64;
     let (mut total, mut complete) = (0u64, true);
     let mut values = Vec::with_capacity(keys.len());
     for key in keys {
+        if bounds.out_of_time() {
+            return Ok(None);
+        }
         match sized_read(&tx, ns, key, budget.saturating_sub(total))? {
             None => values.push(None),
             Some((len, value)) => {
@@ -424,13 +429,13 @@ fn read_many(
 
 /// A page of at most `limit` keys after `after` (keyset pagination on the
 /// `(bucket, key)` primary key, in byte order); `None` when the page is
-/// over `stop_above` bytes of keys.
+/// over `bounds`' bytes of keys or its time ran out first.
 fn key_page(
     conn: &Connection,
     ns: &str,
     after: Option<&str>,
     limit: usize,
-    stop_above: usize,
+    bounds: Bounds,
 ) -> rusqlite::Result<Option<KeyPage>> {
     // One more than the page, to know whether another page follows.
     let fetch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1;
@@ -438,11 +443,15 @@ fn key_page(
         "SELECT key FROM kv WHERE bucket = ?1 AND (?2 IS NULL OR key > ?2)
          ORDER BY key LIMIT ?3",
     )?;
-    let mut keys = stmt
-        .query_map(params![ns, after, fetch], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    if keys.iter().map(String::len).sum::<usize>() > stop_above {
-        return Ok(None);
+    let mut rows = stmt.query(params![ns, after, fetch])?;
+    let (mut keys, mut bytes) = (Vec::new(), 0usize);
+    while let Some(row) = rows.next()? {
+        let key: String = row.get(0)?;
+        bytes = bytes.saturating_add(key.len());
+        if bytes > bounds.bytes() || bounds.out_of_time() {
+            return Ok(None);
+        }
+        keys.push(key);
     }
     let more = keys.len() as i64 == fetch;
     if more {
@@ -555,14 +564,14 @@ impl Backend for SqliteBackend {
         max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
         let here = reader::read(&self.inner, |conn| {
-            read_many(conn, namespace, keys, max_total, INLINE_TOTAL_BYTES)
+            read_many(conn, namespace, keys, max_total, Bounds::inline())
         });
         if let Inline::Done(values) = here {
             return self.inner.answer(values);
         }
         let (ns, keys) = (namespace.to_string(), keys.to_vec());
         self.run(move |conn| {
-            read_many(conn, &ns, &keys, max_total, usize::MAX)
+            read_many(conn, &ns, &keys, max_total, Bounds::NONE)
                 .map(|values| values.unwrap_or_default())
         })
         .await
@@ -599,13 +608,7 @@ impl Backend for SqliteBackend {
         limit: usize,
     ) -> BackendResult<KeyPage> {
         let here = reader::read(&self.inner, |conn| {
-            Ok(key_page(
-                conn,
-                namespace,
-                cursor,
-                limit,
-                INLINE_TOTAL_BYTES,
-            )?)
+            Ok(key_page(conn, namespace, cursor, limit, Bounds::inline())?)
         });
         if let Inline::Done(page) = here {
             return self.inner.answer(page);
@@ -613,7 +616,7 @@ impl Backend for SqliteBackend {
         let (ns, after) = (namespace.to_string(), cursor.map(str::to_string));
         self.run(move |conn| {
             Ok(
-                key_page(conn, &ns, after.as_deref(), limit, usize::MAX)?.unwrap_or(KeyPage {
+                key_page(conn, &ns, after.as_deref(), limit, Bounds::NONE)?.unwrap_or(KeyPage {
                     keys: Vec::new(),
                     cursor: None,
                 }),
@@ -929,6 +932,48 @@ mod tests {
             )))
         });
         assert!(matches!(busy, Inline::Elsewhere));
+    }
+
+    /// A batch read or a listing whose inline time runs out stops and is
+    /// left to the pool, which reads it whole; the store's answers are the
+    /// same either way.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_and_listings_that_run_out_of_inline_time_are_read_whole_on_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let db = Arc::new(open(&path));
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i:03}")).collect();
+        let items = keys
+            .iter()
+            .map(|k| (k.clone(), Bytes::from(k.clone())))
+            .collect();
+        db.set_many("ns", items).await.unwrap();
+        let expected: Vec<Option<Bytes>> =
+            keys.iter().map(|k| Some(Bytes::from(k.clone()))).collect();
+
+        let conn = db.inner.try_connect_reader().unwrap();
+        let spent = Bounds::inline_for(Duration::ZERO);
+        assert_eq!(
+            read_many(&conn, "ns", &keys, usize::MAX, spent).unwrap(),
+            None
+        );
+        assert!(key_page(&conn, "ns", None, 1000, spent).unwrap().is_none());
+        let stopped = reader::read(&db.inner, |conn| {
+            read_many(conn, "ns", &keys, usize::MAX, spent)
+        });
+        assert!(matches!(stopped, Inline::Elsewhere));
+
+        let whole = read_many(&conn, "ns", &keys, usize::MAX, Bounds::NONE).unwrap();
+        assert_eq!(whole, Some(expected.clone()));
+        let page = key_page(&conn, "ns", None, 1000, Bounds::NONE)
+            .unwrap()
+            .unwrap();
+        assert_eq!(page.keys, keys);
+        assert_eq!(
+            db.get_many("ns", &keys, usize::MAX).await.unwrap(),
+            expected
+        );
+        assert_eq!(db.list_keys("ns", None, 1000).await.unwrap().keys, keys);
     }
 
     #[test]

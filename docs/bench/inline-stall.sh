@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# How long a SQLite batch read holds its tokio worker (BENCHMARKS.md, "How
+# long a read holds a runtime worker"): on a one-thread runtime, a task
+# that only yields records the longest gap between its turns while another
+# task calls SqliteBackend::get_many of 100, 1 000 and 10 000 cached keys
+# (100 B values), 40 calls each. Prints, per batch size, the median call
+# time and the worst gap. Builds a throwaway program (release) against the
+# wasmkv-backend of each COMMIT given (default HEAD), in a git worktree.
+# Usage: docs/bench/inline-stall.sh [COMMIT...]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+work="$(mktemp -d)"
+cleanup() {
+  for tree in "$work"/tree-*; do
+    [ -d "$tree" ] && git -C "$repo" worktree remove --force "$tree" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[ $# -gt 0 ] || set -- HEAD
+
+for commit in "$@"; do
+  tree="$work/tree-$(git -C "$repo" rev-parse --short "$commit")"
+  git -C "$repo" worktree add -q --detach "$tree" "$commit"
+  prog="$tree-prog"
+  mkdir -p "$prog/src"
+  cat > "$prog/Cargo.toml" <<EOF
+[package]
+name = "inline-stall"
+version = "0.1.0"
+edition = "2024"
+
+[dependencies]
+wasmkv-backend = { path = "$tree/crates/wasmkv-backend", default-features = false, features = ["sqlite"] }
+tokio = { version = "1", features = ["rt", "macros", "time"] }
+bytes = "1"
+EOF
+  cp "$repo/Cargo.lock" "$prog/"
+  cat > "$prog/src/main.rs" <<'EOF'
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wasmkv_backend::Backend;
+use wasmkv_backend::sqlite::{SqliteBackend, SqliteOptions};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("inline-stall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteBackend::open(dir.join("kv.db"), SqliteOptions::default()).unwrap();
+    let keys: Vec<String> = (0..10_000).map(|i| format!("key-{i:05}")).collect();
+    for chunk in keys.chunks(1000) {
+        let items = chunk.iter().map(|k| (k.clone(), Bytes::from(vec![b'x'; 100]))).collect();
+        store.set_many("b", items).await.unwrap();
+    }
+    for n in [100, 1000, 10_000] {
+        let batch = &keys[..n];
+        store.get_many("b", batch, usize::MAX).await.unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut last, mut worst) = (Instant::now(), Duration::ZERO);
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::task::yield_now().await;
+                    let now = Instant::now();
+                    worst = worst.max(now - last);
+                    last = now;
+                }
+                worst
+            })
+        };
+        tokio::task::yield_now().await;
+        let mut times = Vec::new();
+        for _ in 0..40 {
+            let started = Instant::now();
+            let values = store.get_many("b", batch, usize::MAX).await.unwrap();
+            times.push(started.elapsed());
+            assert_eq!(values.len(), n);
+            tokio::task::yield_now().await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let worst = ticker.await.unwrap();
+        times.sort();
+        println!(
+            "get-many of {n:>6}: median {:>9.1} µs per call; the worker's longest gap {:>9.1} µs",
+            times[times.len() / 2].as_secs_f64() * 1e6,
+            worst.as_secs_f64() * 1e6
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+EOF
+  echo "== $(git -C "$repo" log -1 --format='%h %s' "$commit" | cut -c1-80)"
+  (cd "$prog" && CARGO_TARGET_DIR="$work/target" cargo run --quiet --release 2>&1)
+done
