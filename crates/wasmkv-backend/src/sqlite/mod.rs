@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use self::reader::{Bounds, INLINE_VALUE_BYTES, Inline};
+use self::reader::{Bounds, INLINE_BATCH_KEYS, INLINE_VALUE_BYTES, Inline};
 
 use crate::backend::{Backend, KeyPage, SharedBackend};
 use crate::counter::{self, CounterRange};
@@ -563,11 +563,13 @@ impl Backend for SqliteBackend {
         keys: &[String],
         max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
-        let here = reader::read(&self.inner, |conn| {
-            read_many(conn, namespace, keys, max_total, Bounds::inline())
-        });
-        if let Inline::Done(values) = here {
-            return self.inner.answer(values);
+        if keys.len() <= INLINE_BATCH_KEYS {
+            let here = reader::read(&self.inner, |conn| {
+                read_many(conn, namespace, keys, max_total, Bounds::inline())
+            });
+            if let Inline::Done(values) = here {
+                return self.inner.answer(values);
+            }
         }
         let (ns, keys) = (namespace.to_string(), keys.to_vec());
         self.run(move |conn| {

@@ -18,7 +18,8 @@
 //!   done again, whole and in one snapshot, on the pool. Without that, a
 //!   `get-many` of 10 000 small cached values (within the byte bound) held
 //!   its runtime worker for about 20 ms, and on cold pages for 10 000 disk
-//!   reads.
+//!   reads. A batch of more than [`INLINE_BATCH_KEYS`] keys, which would
+//!   rarely finish in time, goes to the pool at once.
 //! - **Bounded disk reads.** A page that is not in the OS page cache is read
 //!   from disk on this thread: for a single-key read one B-tree descent, a
 //!   few pages, at the disk's latency; for a batch or a listing, at most
@@ -51,6 +52,11 @@ pub(super) const INLINE_TOTAL_BYTES: usize = 1024 * 1024;
 /// The longest a batch read or a key listing runs on the calling thread:
 /// about 500 cached rows, where the hop to the pool costs 20–50 µs.
 pub(super) const INLINE_TIME: Duration = Duration::from_millis(1);
+
+/// The most keys a batch read tries on the calling thread; a larger batch
+/// would mostly run out of [`INLINE_TIME`] and be read twice, so it goes
+/// to the pool at once.
+pub(super) const INLINE_BATCH_KEYS: usize = 256;
 
 /// Where a batch read or a key listing stops and leaves the work to the
 /// pool: past a number of bytes, or past a moment.
