@@ -7,6 +7,7 @@
 //! - `/outbound?url=URL`: GETs URL; 200 with its status and body, or 502
 //!   with the `wasi:http` error code
 //! - `/incr?key=K`: increments K in bucket `default`, answers the count
+//! - `/get?key=K`: K's value in bucket `default` as text, or `absent`
 
 use std::io::Read;
 
@@ -43,6 +44,16 @@ impl Handler for Probe {
                 let key = request.query("key").unwrap_or("probe").to_string();
                 match Bucket::open("default").and_then(|b| b.increment(&key, 1)) {
                     Ok(n) => Response::text(200, format!("{n}\n")),
+                    Err(e) => Response::text(500, format!("{e}\n")),
+                }
+            }
+            "/get" => {
+                let key = request.query("key").unwrap_or("probe").to_string();
+                match Bucket::open("default").and_then(|b| b.get(&key)) {
+                    Ok(Some(value)) => {
+                        Response::text(200, format!("{}\n", String::from_utf8_lossy(&value)))
+                    }
+                    Ok(None) => Response::text(200, "absent\n"),
                     Err(e) => Response::text(500, format!("{e}\n")),
                 }
             }

@@ -131,6 +131,79 @@ fn two_servers_on_one_sqlite_file_count_exactly() {
     two_servers_share_one_store(workdir().path(), &[]);
 }
 
+/// Two servers on one SQLite file (their reads on their own threads'
+/// connections), while another connection holds a read transaction open
+/// and a third checkpoints in a loop: each count one server acknowledges is
+/// what the other server reads next, and every request is answered.
+#[test]
+fn a_write_acknowledged_by_one_server_is_read_by_the_other_during_checkpoints() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: u64 = 60;
+    let dir = workdir();
+    let a = Server::start(dir.path(), "http_probe", &[]);
+    let b = Server::start(dir.path(), "http_probe", &[]);
+    let file = dir.path().join(".wasmkv/default.db");
+    runtime().block_on(async {
+        assert_eq!(get(a.addr(), "/incr?key=first").await, (200, "1\n".into()));
+    });
+
+    let long_reader = rusqlite::Connection::open(&file).unwrap();
+    long_reader.execute_batch("BEGIN").unwrap();
+    let rows_seen = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+            .unwrap()
+    };
+    let rows_at_start = rows_seen(&long_reader);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpointer = {
+        let (file, done) = (file.clone(), done.clone());
+        std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(&file).unwrap();
+            conn.busy_timeout(Duration::from_secs(1)).unwrap();
+            let mut runs = 0u32;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let _: i64 = conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(0))
+                    .unwrap();
+                runs += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            runs
+        })
+    };
+
+    runtime().block_on(async {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let servers = [a.addr().to_string(), b.addr().to_string()];
+                tokio::spawn(async move {
+                    for n in 1..=ROUNDS {
+                        let (writer, reader) = (&servers[n as usize % 2], &servers[1 - n as usize % 2]);
+                        let incr = get(writer, &format!("/incr?key=c{c}")).await;
+                        assert_eq!(incr, (200, format!("{n}\n")), "client {c}: increment {n} on {writer}");
+                        let read = get(reader, &format!("/get?key=c{c}")).await;
+                        assert_eq!(read, (200, format!("{n}\n")), "client {c}: {reader} read after increment {n} was acknowledged by {writer}");
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap_or_else(|e| {
+                panic!("{e}\nA:\n{}\nB:\n{}", a.stderr(), b.stderr())
+            });
+        }
+    });
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(checkpointer.join().unwrap() > 0);
+    assert_eq!(
+        rows_seen(&long_reader),
+        rows_at_start,
+        "the long read transaction kept its snapshot throughout"
+    );
+    long_reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(rows_seen(&long_reader), rows_at_start + CLIENTS as i64);
+}
+
 #[test]
 fn two_servers_on_one_redis_count_exactly() {
     let redis = RedisServer::start();
