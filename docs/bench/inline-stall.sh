@@ -2,8 +2,9 @@
 # How long a SQLite batch read holds its tokio worker (BENCHMARKS.md, "How
 # long a read holds a runtime worker"): on a one-thread runtime, a task
 # that only yields records the longest gap between its turns while another
-# task calls SqliteBackend::get_many of 100, 1 000 and 10 000 cached keys
-# (100 B values), 40 calls each. Prints, per batch size, the median call
+# task calls SqliteBackend::get of a key whose pages were just dropped from
+# the OS page cache (a cold get), and get_many of 100, 1 000 and 10 000
+# cached keys (100 B values), 40 calls each. Prints, per batch size, the median call
 # time, and the median and worst over the calls of the longest gap the
 # ticker saw during a call (what the call held the worker). Builds a throwaway program (release) against the
 # wasmkv-backend of each COMMIT given (default HEAD), in a git worktree.
@@ -35,6 +36,7 @@ edition = "2024"
 wasmkv-backend = { path = "$tree/crates/wasmkv-backend", default-features = false, features = ["sqlite"] }
 tokio = { version = "1", features = ["rt", "macros", "time"] }
 bytes = "1"
+libc = "0.2"
 EOF
   cp "$repo/Cargo.lock" "$prog/"
   cat > "$prog/src/main.rs" <<'EOF'
@@ -56,8 +58,9 @@ async fn main() {
         let items = chunk.iter().map(|k| (k.clone(), Bytes::from(vec![b'x'; 100]))).collect();
         store.set_many("b", items).await.unwrap();
     }
-    for n in [100, 1000, 10_000] {
-        let batch = &keys[..n];
+    let file = dir.join("kv.db");
+    for n in [0, 100, 1000, 10_000] {
+        let batch = &keys[..n.max(1)];
         store.get_many("b", batch, usize::MAX).await.unwrap();
         // The ticker keeps the longest gap between its turns since the
         // last call began; each call takes that as its stall.
@@ -77,13 +80,23 @@ async fn main() {
         };
         tokio::task::yield_now().await;
         let (mut times, mut stalls) = (Vec::new(), Vec::new());
-        for _ in 0..40 {
+        for call in 0..40 {
+            if n == 0 {
+                // A cold get: a write makes every connection drop its own
+                // page cache, and the file leaves the OS page cache.
+                store.set("b", "bump", Bytes::from_static(b"x")).await.unwrap();
+                evict(&file);
+            }
             worst_gap.store(0, Ordering::Relaxed);
             let started = Instant::now();
-            let values = store.get_many("b", batch, usize::MAX).await.unwrap();
+            if n == 0 {
+                let key = &keys[(call * 241) % keys.len()];
+                assert!(store.get("b", key).await.unwrap().is_some());
+            } else {
+                let values = store.get_many("b", batch, usize::MAX).await.unwrap();
+                assert_eq!(values.len(), n);
+            }
             times.push(started.elapsed());
-            assert_eq!(values.len(), n);
-            drop(values);
             tokio::task::yield_now().await;
             stalls.push(Duration::from_nanos(worst_gap.load(Ordering::Relaxed)));
         }
@@ -92,14 +105,24 @@ async fn main() {
         times.sort();
         stalls.sort();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let what = if n == 0 { "cold get".to_string() } else { format!("get-many of {n}") };
         println!(
-            "get-many of {n:>6}: median {:>8.1} µs per call; the worker held per call: median {:>8.1} µs, worst {:>8.1} µs",
+            "{what:>17}: median {:>8.1} µs per call; the worker held per call: median {:>8.1} µs, worst {:>8.1} µs",
             us(times[times.len() / 2]),
             us(stalls[stalls.len() / 2]),
             us(stalls[stalls.len() - 1])
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Drops `path`'s pages from the OS page cache, as memory pressure would.
+fn evict(path: &std::path::Path) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).unwrap();
+    file.sync_all().unwrap();
+    let advised = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(advised, 0);
 }
 EOF
   echo "== $(git -C "$repo" log -1 --format='%h %s' "$commit" | cut -c1-80)"

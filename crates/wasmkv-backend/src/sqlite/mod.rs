@@ -12,6 +12,7 @@
 //! on a small pool of connections on tokio's blocking pool.
 
 mod group_commit;
+mod nowait;
 mod reader;
 
 use std::path::{Path, PathBuf};
@@ -134,6 +135,7 @@ impl SqliteBackend {
                 ))
             })?;
         }
+        nowait::install();
         let conn = inner.connect()?;
         inner.idle.lock().expect("fresh mutex").push(conn);
         let writer = group_commit::Writer::start(inner.connect()?, inner.describe())
@@ -934,6 +936,79 @@ mod tests {
             )))
         });
         assert!(matches!(busy, Inline::Elsewhere));
+    }
+
+    /// Drops `path`'s pages from the OS page cache, as memory pressure
+    /// would, and checks that they are gone.
+    #[cfg(target_os = "linux")]
+    fn evict_from_page_cache(path: &Path) {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path).unwrap();
+        file.sync_all().unwrap();
+        // SAFETY: an advisory call on a descriptor this function owns.
+        let advised =
+            unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(advised, 0, "posix_fadvise failed");
+        let mut page = [0u8; 4096];
+        let iov = libc::iovec {
+            iov_base: page.as_mut_ptr().cast(),
+            iov_len: page.len(),
+        };
+        // SAFETY: reads into `page`, which outlives the call.
+        let got = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, 0, libc::RWF_NOWAIT) };
+        assert!(
+            got < 0,
+            "{} stayed in the page cache after POSIX_FADV_DONTNEED (a tmpfs?): \
+             this test needs a disk-backed temp dir (set TMPDIR)",
+            path.display()
+        );
+    }
+
+    /// A read whose pages are not in memory is not made on the calling
+    /// thread: it fails there at once and the pool reads it, bringing the
+    /// pages in; the same thread's connection then reads them in place.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_would_wait_for_the_disk_is_left_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let db = Arc::new(open(&path));
+        let value = Bytes::from(vec![b'v'; 200]);
+        let items = (0..2000)
+            .map(|i| (format!("k{i:04}"), value.clone()))
+            .collect();
+        db.set_many("ns", items).await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        evict_from_page_cache(&path);
+
+        let (cold_tx, cold_rx) = std::sync::mpsc::channel();
+        let (go_on, wait) = std::sync::mpsc::channel::<()>();
+        let reading = {
+            let inner = db.inner.clone();
+            std::thread::spawn(move || {
+                let read =
+                    || reader::read(&inner, |conn| Ok(read_at_most(conn, "ns", "k1000", 1024)?));
+                cold_tx.send(matches!(read(), Inline::Elsewhere)).unwrap();
+                wait.recv().unwrap();
+                read()
+            })
+        };
+        assert!(
+            cold_rx.recv().unwrap(),
+            "a read of pages on disk was made on the calling thread"
+        );
+        // The pool reads it (this worker's own first inline read is
+        // refused the same way).
+        assert_eq!(db.get("ns", "k1000").await.unwrap(), Some(value.clone()));
+        go_on.send(()).unwrap();
+        let warm = reading.join().unwrap();
+        match warm {
+            Inline::Done(Ok(Some(read))) => assert_eq!(read, value.to_vec()),
+            _ => panic!("the pages the pool brought in were not read on the calling thread"),
+        }
     }
 
     /// A batch read or a listing whose inline time runs out stops and is

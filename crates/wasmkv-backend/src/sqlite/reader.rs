@@ -20,15 +20,14 @@
 //!   its runtime worker for about 20 ms, and on cold pages for 10 000 disk
 //!   reads. A batch of more than [`INLINE_BATCH_KEYS`] keys, which would
 //!   rarely finish in time, goes to the pool at once.
-//! - **Bounded disk reads.** A page that is not in the OS page cache is read
-//!   from disk on this thread: for a single-key read one B-tree descent, a
-//!   few pages, at the disk's latency; for a batch or a listing, at most
-//!   [`INLINE_TIME`] plus one such descent. That is the whole bound, and the
-//!   price of not paying a thread hop on every read whose pages are cached,
-//!   which is nearly all. Telling a disk wait from the thread being
-//!   preempted would take a system call per read (`getrusage`), a tenth of
-//!   a cached read's cost, so a slow single read does not switch the store
-//!   to the pool.
+//! - **No disk waits.** A page that is not in the OS page cache is not
+//!   read here: this thread's file reads ask the kernel not to wait
+//!   (`preadv2` with `RWF_NOWAIT`, see `nowait.rs`), a page that would come
+//!   from the disk fails the read at once, and the read is done again on the
+//!   pool, which waits for the disk and so brings the page into memory. On
+//!   a filesystem or kernel without `RWF_NOWAIT`, or another system, such a
+//!   page is read here at the disk's latency: one B-tree descent for a
+//!   single key, at most [`INLINE_TIME`] plus one descent for a batch.
 //! - **Fresh data.** Each read is its own statement in autocommit mode, so
 //!   it starts a new read transaction and sees every write committed
 //!   before it began, from any connection or process; no transaction is
@@ -40,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::nowait::{self, WouldNotWait};
 use super::{Inner, OpError};
 
 /// The largest value read on the calling thread.
@@ -147,10 +147,16 @@ pub(super) fn read<T>(
                 Err(_) => return Inline::Elsewhere,
             },
         };
-        match op(&readers[index].conn) {
+        let answer = {
+            let _nowait = WouldNotWait::start();
+            op(&readers[index].conn)
+        };
+        match answer {
             Ok(Some(answer)) => Inline::Done(Ok(answer)),
             Ok(None) => Inline::Elsewhere,
-            Err(OpError::Sqlite(e)) if super::is_busy(&e) => Inline::Elsewhere,
+            Err(OpError::Sqlite(e)) if super::is_busy(&e) || nowait::refused(&e) => {
+                Inline::Elsewhere
+            }
             Err(e) => Inline::Done(Err(e)),
         }
     })
