@@ -58,7 +58,7 @@ async fn main() {
         let items = chunk.iter().map(|k| (k.clone(), Bytes::from(vec![b'x'; 100]))).collect();
         store.set_many("b", items).await.unwrap();
     }
-    let file = dir.join("kv.db");
+    let (file, wal) = (dir.join("kv.db"), dir.join("kv.db-wal"));
     for n in [0, 100, 1000, 10_000] {
         let batch = &keys[..n.max(1)];
         store.get_many("b", batch, usize::MAX).await.unwrap();
@@ -86,6 +86,7 @@ async fn main() {
                 // page cache, and the file leaves the OS page cache.
                 store.set("b", "bump", Bytes::from_static(b"x")).await.unwrap();
                 evict(&file);
+                evict(&wal);
                 tokio::task::yield_now().await;
             }
             worst_gap.store(0, Ordering::Relaxed);
