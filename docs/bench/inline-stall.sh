@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# How long a SQLite batch read holds its tokio worker (BENCHMARKS.md, "How
-# long a read holds a runtime worker"): on a one-thread runtime, a task
-# that only yields records the longest gap between its turns while another
-# task calls SqliteBackend::get of a key whose pages were just dropped from
-# the OS page cache (a cold get), and get_many of 100, 1 000 and 10 000
-# cached keys (100 B values), 40 calls each. Prints, per batch size, the median call
-# time, and the median and worst over the calls of the longest gap the
-# ticker saw during a call (what the call held the worker). Builds a throwaway program (release) against the
+# How long a SQLite read holds its tokio worker (BENCHMARKS.md, "How long a
+# read holds a runtime worker"): SqliteBackend::get of a key whose pages
+# were just dropped from the OS page cache (a cold get), and get_many of
+# 100, 1 000 and 10 000 cached keys (100 B values), 40 calls each, on a
+# one-thread runtime. "Held" is a call's longest single poll: the time it
+# kept the worker from every other task, whatever it waited for between
+# polls. Prints the median call time and the median and worst hold. Builds a throwaway program (release) against the
 # wasmkv-backend of each COMMIT given (default HEAD), in a git worktree.
 # Usage: docs/bench/inline-stall.sh [COMMIT...]
 set -euo pipefail
@@ -40,13 +39,36 @@ libc = "0.2"
 EOF
   cp "$repo/Cargo.lock" "$prog/"
   cat > "$prog/src/main.rs" <<'EOF'
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmkv_backend::Backend;
 use wasmkv_backend::sqlite::{SqliteBackend, SqliteOptions};
+
+/// A future that keeps its longest single poll: how long it held the
+/// thread polling it, whatever it waited for in between.
+struct Held<F> {
+    inner: Pin<Box<F>>,
+    longest: Duration,
+}
+
+impl<F: Future> Future for Held<F> {
+    type Output = (F::Output, Duration);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let started = Instant::now();
+        let polled = self.inner.as_mut().poll(cx);
+        self.longest = self.longest.max(started.elapsed());
+        polled.map(|out| (out, self.longest))
+    }
+}
+
+fn held<F: Future>(inner: F) -> Held<F> {
+    Held { inner: Box::pin(inner), longest: Duration::ZERO }
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -62,57 +84,39 @@ async fn main() {
     for n in [0, 100, 1000, 10_000] {
         let batch = &keys[..n.max(1)];
         store.get_many("b", batch, usize::MAX).await.unwrap();
-        // The ticker keeps the longest gap between its turns since the
-        // last call began; each call takes that as its stall.
-        let worst_gap = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = {
-            let (stop, worst_gap) = (stop.clone(), worst_gap.clone());
-            tokio::spawn(async move {
-                let mut last = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    tokio::task::yield_now().await;
-                    let now = Instant::now();
-                    worst_gap.fetch_max((now - last).as_nanos() as u64, Ordering::Relaxed);
-                    last = now;
-                }
-            })
-        };
-        tokio::task::yield_now().await;
-        let (mut times, mut stalls) = (Vec::new(), Vec::new());
+        let (mut times, mut holds) = (Vec::new(), Vec::new());
         for call in 0..40 {
+            let started;
+            let hold;
             if n == 0 {
                 // A cold get: a write makes every connection drop its own
-                // page cache, and the file leaves the OS page cache.
+                // page cache, and the files leave the OS page cache.
                 store.set("b", "bump", Bytes::from_static(b"x")).await.unwrap();
                 evict(&file);
                 evict(&wal);
-                tokio::task::yield_now().await;
-            }
-            worst_gap.store(0, Ordering::Relaxed);
-            let started = Instant::now();
-            if n == 0 {
                 let key = &keys[(call * 241) % keys.len()];
-                assert!(store.get("b", key).await.unwrap().is_some());
+                started = Instant::now();
+                let (value, longest) = held(store.get("b", key)).await;
+                assert!(value.unwrap().is_some());
+                hold = longest;
             } else {
-                let values = store.get_many("b", batch, usize::MAX).await.unwrap();
-                assert_eq!(values.len(), n);
+                started = Instant::now();
+                let (values, longest) = held(store.get_many("b", batch, usize::MAX)).await;
+                assert_eq!(values.unwrap().len(), n);
+                hold = longest;
             }
             times.push(started.elapsed());
-            tokio::task::yield_now().await;
-            stalls.push(Duration::from_nanos(worst_gap.load(Ordering::Relaxed)));
+            holds.push(hold);
         }
-        stop.store(true, Ordering::Relaxed);
-        ticker.await.unwrap();
         times.sort();
-        stalls.sort();
+        holds.sort();
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         let what = if n == 0 { "cold get".to_string() } else { format!("get-many of {n}") };
         println!(
             "{what:>17}: median {:>8.1} µs per call; the worker held per call: median {:>8.1} µs, worst {:>8.1} µs",
             us(times[times.len() / 2]),
-            us(stalls[stalls.len() / 2]),
-            us(stalls[stalls.len() - 1])
+            us(holds[holds.len() / 2]),
+            us(holds[holds.len() - 1])
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
