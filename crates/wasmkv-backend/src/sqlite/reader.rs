@@ -136,7 +136,11 @@ pub(super) fn read<T>(
             .position(|r| std::ptr::eq(r.store.as_ptr(), Arc::as_ptr(store)))
         {
             Some(index) => index,
-            None => match store.try_connect_reader() {
+            // Opening reads the file's header: that too must not wait.
+            None => match {
+                let _nowait = WouldNotWait::start();
+                store.try_connect_reader()
+            } {
                 Ok(conn) => {
                     readers.push(Reader {
                         store: Arc::downgrade(store),
