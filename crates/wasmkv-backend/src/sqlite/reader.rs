@@ -136,20 +136,21 @@ pub(super) fn read<T>(
             .position(|r| std::ptr::eq(r.store.as_ptr(), Arc::as_ptr(store)))
         {
             Some(index) => index,
-            // Opening reads the file's header: that too must not wait.
-            None => match {
-                let _nowait = WouldNotWait::start();
-                store.try_connect_reader()
-            } {
-                Ok(conn) => {
-                    readers.push(Reader {
-                        store: Arc::downgrade(store),
-                        conn,
-                    });
-                    readers.len() - 1
-                }
-                Err(_) => return Inline::Elsewhere,
-            },
+            None => {
+                // Opening reads the file's header: that too must not wait.
+                let opened = {
+                    let _nowait = WouldNotWait::start();
+                    store.try_connect_reader()
+                };
+                let Ok(conn) = opened else {
+                    return Inline::Elsewhere;
+                };
+                readers.push(Reader {
+                    store: Arc::downgrade(store),
+                    conn,
+                });
+                readers.len() - 1
+            }
         };
         let answer = {
             let _nowait = WouldNotWait::start();
