@@ -351,21 +351,23 @@ fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u
         .optional()
 }
 
+/// Reads a value's stored length and, when that is at most `?3` bytes, the
+/// value (SQLite keeps a value's length in the row header, so a larger
+/// value is not read).
+const SIZED_READ: &str = "SELECT length(value), CASE WHEN length(value) <= ?3 THEN value END
+     FROM kv WHERE bucket = ?1 AND key = ?2";
+
 /// The stored length of `key`'s value and, when that is at most `room`
-/// bytes, the value (SQLite keeps a value's length in the row header, so a
-/// larger value is not read); `None` when the key is absent.
+/// bytes, the value; `None` when the key is absent. `stmt` is
+/// [`SIZED_READ`], prepared once for a whole batch.
 fn sized_read(
-    conn: &Connection,
+    stmt: &mut rusqlite::CachedStatement<'_>,
     ns: &str,
     key: &str,
     room: u64,
 ) -> rusqlite::Result<Option<(u64, Option<Vec<u8>>)>> {
     let room = i64::try_from(room).unwrap_or(i64::MAX);
-    let row: Option<(i64, Option<Vec<u8>>)> = conn
-        .prepare_cached(
-            "SELECT length(value), CASE WHEN length(value) <= ?3 THEN value END
-             FROM kv WHERE bucket = ?1 AND key = ?2",
-        )?
+    let row: Option<(i64, Option<Vec<u8>>)> = stmt
         .query_row(params![ns, key, room], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(row.map(|(len, value)| (u64::try_from(len).unwrap_or(0), value)))
@@ -379,11 +381,13 @@ fn read_at_most(
     key: &str,
     limit: usize,
 ) -> rusqlite::Result<Option<Option<Vec<u8>>>> {
-    Ok(match sized_read(conn, ns, key, limit as u64)? {
-        None => Some(None),
-        Some((_, Some(value))) => Some(Some(value)),
-        Some((_, None)) => None,
-    })
+    Ok(
+        match sized_read(&mut conn.prepare_cached(SIZED_READ)?, ns, key, limit as u64)? {
+            None => Some(None),
+            Some((_, Some(value))) => Some(Some(value)),
+            Some((_, None)) => None,
+        },
+    )
 }
 
 fn contains(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<bool> {
@@ -408,11 +412,12 @@ fn read_many(
     let budget = max_total.min(bounds.bytes()) as u64;
     let (mut total, mut complete) = (0u64, true);
     let mut values = Vec::with_capacity(keys.len());
+    let mut stmt = tx.prepare_cached(SIZED_READ)?;
     for key in keys {
         if bounds.out_of_time() {
             return Ok(None);
         }
-        match sized_read(&tx, ns, key, budget.saturating_sub(total))? {
+        match sized_read(&mut stmt, ns, key, budget.saturating_sub(total))? {
             None => values.push(None),
             Some((len, value)) => {
                 total = total.saturating_add(len);
@@ -423,6 +428,7 @@ fn read_many(
             }
         }
     }
+    drop(stmt);
     tx.commit()?;
     let total = usize::try_from(total).unwrap_or(usize::MAX);
     crate::check_total([total], max_total).map_err(OpError::Backend)?;
