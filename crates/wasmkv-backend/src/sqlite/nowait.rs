@@ -21,6 +21,13 @@
 //! filesystem without `RWF_NOWAIT` support (`EOPNOTSUPP`) or a kernel
 //! without `preadv2` flags (`EINVAL`, before 4.14) gets the plain `pread`,
 //! as before. Other systems read as before.
+//!
+//! The swap is process-wide and happens once, when the first SQLite store
+//! is opened, before wasmkv opens a connection. An embedder's own SQLite
+//! code on another thread at that very moment would race an aligned
+//! pointer store (SQLite documents `xSetSystemCall` as not thread-safe);
+//! afterwards its threads read exactly as before, since they never enter
+//! [`WouldNotWait`].
 
 use std::cell::Cell;
 
