@@ -5,40 +5,16 @@
 # 100, 1 000 and 10 000 cached keys (100 B values), 40 calls each, on a
 # one-thread runtime. "Held" is a call's longest single poll: the time it
 # kept the worker from every other task, whatever it waited for between
-# polls. Prints the median call time and the median and worst hold. Builds a throwaway program (release) against the
-# wasmkv-backend of each COMMIT given (default HEAD), in a git worktree.
+# polls. Prints the median call time and the median and worst hold.
+# Builds a throwaway program (release) against the wasmkv-backend of each
+# COMMIT given (default HEAD), in a git worktree.
 # Usage: docs/bench/inline-stall.sh [COMMIT...]
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
-work="$(mktemp -d)"
-cleanup() {
-  for tree in "$work"/tree-*; do
-    [ -d "$tree" ] && git -C "$repo" worktree remove --force "$tree" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/backend-program.sh"
 [ $# -gt 0 ] || set -- HEAD
 
 for commit in "$@"; do
-  tree="$work/tree-$(git -C "$repo" rev-parse --short "$commit")"
-  git -C "$repo" worktree add -q --detach "$tree" "$commit"
-  prog="$tree-prog"
-  mkdir -p "$prog/src"
-  cat > "$prog/Cargo.toml" <<EOF
-[package]
-name = "inline-stall"
-version = "0.1.0"
-edition = "2024"
-
-[dependencies]
-wasmkv-backend = { path = "$tree/crates/wasmkv-backend", default-features = false, features = ["sqlite"] }
-tokio = { version = "1", features = ["rt", "macros", "time"] }
-bytes = "1"
-libc = "0.2"
-EOF
-  cp "$repo/Cargo.lock" "$prog/"
-  cat > "$prog/src/main.rs" <<'EOF'
+  program="$(build_program inline-stall "$(checkout_at "$commit")" 'libc = "0.2"' <<'EOF'
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -131,6 +107,7 @@ fn evict(path: &std::path::Path) {
     assert_eq!(advised, 0);
 }
 EOF
-  echo "== $(git -C "$repo" log -1 --format='%h %s' "$commit" | cut -c1-80)"
-  (cd "$prog" && CARGO_TARGET_DIR="$work/target" cargo run --quiet --release 2>&1)
+)"
+  echo "== $(git -C "$bench_repo" log -1 --format='%h %s' "$commit" | cut -c1-80)"
+  "$program"
 done

@@ -4,26 +4,10 @@
 # reads of cached 100 B values, each round through SqliteBackend::get, the
 # same SQL through rusqlite's statement cache on a plain connection, and a
 # bare `SELECT value` on a statement held across reads. Builds a throwaway
-# program (release) against this checkout in a temp dir.
+# program (release) against this checkout.
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src"
-cat > "$work/Cargo.toml" <<EOF
-[package]
-name = "getcost"
-version = "0.1.0"
-edition = "2024"
-
-[dependencies]
-wasmkv-backend = { path = "$repo/crates/wasmkv-backend", default-features = false, features = ["sqlite"] }
-rusqlite = { version = "0.37", features = ["bundled"] }
-tokio = { version = "1", features = ["rt", "macros"] }
-bytes = "1"
-EOF
-cp "$repo/Cargo.lock" "$work/"
-cat > "$work/src/main.rs" <<'EOF'
+. "$(dirname "$0")/backend-program.sh"
+program="$(build_program getcost "$bench_repo" 'rusqlite = { version = "0.37", features = ["bundled"] }' <<'EOF'
 use std::time::Instant;
 use bytes::Bytes;
 use rusqlite::{OptionalExtension, params};
@@ -68,4 +52,5 @@ async fn main() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 EOF
-(cd "$work" && CARGO_TARGET_DIR="$work/target" cargo run --quiet --release)
+)"
+"$program"

@@ -3,26 +3,10 @@
 # SqliteBackend::get on two files of 1 000 entries of 100 B, one in the
 # rowid layout wasmkv creates, one WITHOUT ROWID, 15 interleaved rounds of
 # 20 000 gets each; prints each layout's median, min and max ns per get.
-# Builds a throwaway program (release) against this checkout in a temp dir.
+# Builds a throwaway program (release) against this checkout.
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src"
-cat > "$work/Cargo.toml" <<EOF
-[package]
-name = "sqlite-layout-ab"
-version = "0.1.0"
-edition = "2024"
-
-[dependencies]
-wasmkv-backend = { path = "$repo/crates/wasmkv-backend", default-features = false, features = ["sqlite"] }
-rusqlite = { version = "0.37", features = ["bundled"] }
-tokio = { version = "1", features = ["rt", "macros"] }
-bytes = "1"
-EOF
-cp "$repo/Cargo.lock" "$work/"
-cat > "$work/src/main.rs" <<'EOF'
+. "$(dirname "$0")/backend-program.sh"
+program="$(build_program sqlite-layout-ab "$bench_repo" 'rusqlite = { version = "0.37", features = ["bundled"] }' <<'EOF'
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -61,4 +45,5 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 EOF
-cd "$work" && cargo run --quiet --release
+)"
+"$program"

@@ -5,34 +5,11 @@
 # wasmkv-backend; prints each commit's median ns per call over the runs.
 # Usage: docs/bench/sqlite-reads-ab.sh COMMIT_A COMMIT_B [RUNS]
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$(dirname "$0")/backend-program.sh"
 runs="${3:-9}"
-work="$(mktemp -d)"
-cleanup() {
-  for tree in "$work"/tree-*; do
-    [ -d "$tree" ] && git -C "$repo" worktree remove --force "$tree" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 build() { # COMMIT -> path of the built program
-  local tree="$work/tree-$1"
-  git -C "$repo" worktree add -q --detach "$tree" "$1"
-  mkdir -p "$tree-prog/src"
-  cat > "$tree-prog/Cargo.toml" <<EOF
-[package]
-name = "sqlite-reads"
-version = "0.1.0"
-edition = "2024"
-
-[dependencies]
-wasmkv-backend = { path = "$tree/crates/wasmkv-backend", default-features = false, features = ["sqlite"] }
-tokio = { version = "1", features = ["rt", "macros"] }
-bytes = "1"
-EOF
-  cp "$repo/Cargo.lock" "$tree-prog/"
-  cat > "$tree-prog/src/main.rs" <<'EOF'
+  build_program sqlite-reads "$(checkout_at "$1")" <<'EOF'
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -69,8 +46,6 @@ async fn main() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 EOF
-  (cd "$tree-prog" && CARGO_TARGET_DIR="$work/target-$1" cargo build --quiet --release)
-  echo "$work/target-$1/release/sqlite-reads"
 }
 
 a="$(build "$1")"
@@ -78,8 +53,8 @@ b="$(build "$2")"
 for _ in $(seq 1 "$runs"); do
   echo "A $("$a")"
   echo "B $("$b")"
-done > "$work/rows"
-python3 - "$work/rows" "$1" "$2" <<'EOF'
+done > "$bench_work/rows"
+python3 - "$bench_work/rows" "$1" "$2" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 names = {"A": sys.argv[2], "B": sys.argv[3]}
