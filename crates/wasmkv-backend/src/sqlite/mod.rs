@@ -13,7 +13,11 @@
 
 mod group_commit;
 mod nowait;
+#[cfg(target_os = "linux")]
+mod read_marks;
 mod reader;
+#[cfg(target_os = "linux")]
+mod syscalls;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -136,6 +140,8 @@ impl SqliteBackend {
             })?;
         }
         nowait::install();
+        #[cfg(target_os = "linux")]
+        read_marks::install();
         let conn = inner.connect()?;
         inner.idle.lock().expect("fresh mutex").push(conn);
         let writer = group_commit::Writer::start(inner.connect()?, inner.describe())

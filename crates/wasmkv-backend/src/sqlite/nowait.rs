@@ -16,8 +16,7 @@
 //! before: the switch is per thread.
 //!
 //! How: the unix VFS lets a program replace the system calls it makes
-//! (`xSetSystemCall`, SQLite's documented hook for that); `install`
-//! replaces `pread`, the one SQLite's file reads use on Linux, with a
+//! (`syscalls.rs`); `install` replaces `pread`, the one SQLite's file reads use on Linux, with a
 //! function that asks for `RWF_NOWAIT` only on a thread inside
 //! [`WouldNotWait`] and otherwise calls the `pread` it replaced. A
 //! filesystem without `RWF_NOWAIT` support (`EOPNOTSUPP`) or a kernel
@@ -58,6 +57,12 @@ impl Drop for WouldNotWait {
     }
 }
 
+/// Whether this thread is running a read inside [`WouldNotWait`], the
+/// reads `read_marks.rs` keeps their lock for too.
+pub(super) fn on_inline_read() -> bool {
+    INLINE.with(|inline| inline.get())
+}
+
 /// Whether `e` is a read that was refused rather than made to wait (or any
 /// other failed read: the pool reads it again, and reports it if it fails
 /// there too).
@@ -78,38 +83,28 @@ pub(super) fn install() {}
 #[cfg(target_os = "linux")]
 mod linux {
     use std::ffi::{c_int, c_void};
-    use std::sync::OnceLock;
-
-    use rusqlite::ffi;
+    use std::sync::{Once, OnceLock};
 
     use super::INLINE;
+    use crate::sqlite::syscalls::{self, SystemCall};
 
     type Pread = unsafe extern "C" fn(c_int, *mut c_void, libc::size_t, libc::off_t) -> isize;
 
+    static INSTALL: Once = Once::new();
+
     /// The `pread` SQLite used before [`install`].
-    static REPLACED: OnceLock<Option<Pread>> = OnceLock::new();
+    static REPLACED: OnceLock<SystemCall> = OnceLock::new();
 
     /// Replaces the unix VFS's `pread`, once per process, before the first
     /// connection of any store is opened. Leaves SQLite as it was when the
     /// default VFS is not the unix one or does not use `pread`.
     pub(in crate::sqlite) fn install() {
-        REPLACED.get_or_init(|| {
-            // SAFETY: sqlite3_vfs_find initialises SQLite and returns the
-            // default VFS, which lives as long as the process. The system
-            // call table is swapped before this process opens a connection
-            // through wasmkv; `pread` keeps its signature.
+        INSTALL.call_once(|| {
+            // SAFETY: `pread` keeps its signature; this runs before this
+            // process opens a connection through wasmkv.
             unsafe {
-                let vfs = ffi::sqlite3_vfs_find(std::ptr::null());
-                if vfs.is_null() || (*vfs).iVersion < 3 {
-                    return None;
-                }
-                let (Some(get), Some(set)) = ((*vfs).xGetSystemCall, (*vfs).xSetSystemCall) else {
-                    return None;
-                };
-                let current = get(vfs, c"pread".as_ptr())?;
-                let current: Pread = std::mem::transmute::<unsafe extern "C" fn(), Pread>(current);
-                let ours = std::mem::transmute::<Pread, unsafe extern "C" fn()>(pread);
-                (set(vfs, c"pread".as_ptr(), Some(ours)) == ffi::SQLITE_OK).then_some(current)
+                let ours = std::mem::transmute::<Pread, SystemCall>(pread);
+                syscalls::replace(c"pread", ours, &REPLACED);
             }
         });
     }
@@ -137,10 +132,12 @@ mod linux {
                 return got;
             }
         }
-        match REPLACED.get().copied().flatten() {
+        match REPLACED.get() {
             // SAFETY: the function SQLite itself called for this, with the
             // arguments it gave.
-            Some(replaced) => unsafe { replaced(fd, buf, count, offset) },
+            Some(replaced) => unsafe {
+                std::mem::transmute::<SystemCall, Pread>(*replaced)(fd, buf, count, offset)
+            },
             // SAFETY: as above, the libc call SQLite makes by default.
             None => unsafe { libc::pread(fd, buf, count, offset) },
         }

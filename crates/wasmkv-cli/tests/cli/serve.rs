@@ -204,6 +204,80 @@ fn a_write_acknowledged_by_one_server_is_read_by_the_other_during_checkpoints() 
     assert_eq!(rows_seen(&long_reader), rows_at_start + CLIENTS as i64);
 }
 
+/// A server reading one key without pause (its reads keep their WAL read
+/// lock between reads, `read_marks.rs`) while this process writes and runs
+/// TRUNCATE checkpoints: each checkpoint still backfills every frame and
+/// empties the WAL, and every read is answered with the value.
+#[test]
+fn a_checkpoint_in_another_process_finishes_while_a_server_reads_without_pause() {
+    const READERS: usize = 4;
+    let dir = workdir();
+    let server = Server::start(dir.path(), "http_probe", &[]);
+    let file = dir.path().join(".wasmkv/default.db");
+    let wal = dir.path().join(".wasmkv/default.db-wal");
+    runtime().block_on(async {
+        assert_eq!(
+            get(server.addr(), "/incr?key=hot").await,
+            (200, "1\n".into())
+        );
+    });
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let readers = {
+        let (addr, done, reads) = (server.addr().to_string(), done.clone(), reads.clone());
+        std::thread::spawn(move || {
+            runtime().block_on(async {
+                let tasks: Vec<_> = (0..READERS)
+                    .map(|_| {
+                        let (addr, done, reads) = (addr.clone(), done.clone(), reads.clone());
+                        tokio::spawn(async move {
+                            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                                assert_eq!(get(&addr, "/get?key=hot").await, (200, "1\n".into()));
+                                reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            })
+        })
+    };
+
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    for round in 0..5 {
+        let reads_before = reads.load(std::sync::atomic::Ordering::SeqCst);
+        conn.execute(
+            "INSERT OR REPLACE INTO kv (bucket, key, value) VALUES ('elsewhere', ?1, x'00')",
+            [format!("row {round}")],
+        )
+        .unwrap();
+        let (busy, frames): (i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (busy, frames),
+            (0, 0),
+            "round {round}: the checkpoint was held up\n{}",
+            server.stderr()
+        );
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "round {round}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            reads.load(std::sync::atomic::Ordering::SeqCst) > reads_before,
+            "round {round}: no read was answered"
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    readers
+        .join()
+        .unwrap_or_else(|_| panic!("a read failed\n{}", server.stderr()));
+}
+
 #[test]
 fn two_servers_on_one_redis_count_exactly() {
     let redis = RedisServer::start();
