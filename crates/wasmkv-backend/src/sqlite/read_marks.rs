@@ -42,11 +42,15 @@ use std::time::{Duration, Instant};
 use super::nowait;
 use super::syscalls::{self, SystemCall};
 
-/// How long a kept lock no read uses stays held.
-const IDLE: Duration = Duration::from_millis(1);
+/// How long a kept lock no read uses stays held. While reads go on, the
+/// releasing thread wakes once per `IDLE`: at 1 ms those wake-ups cost a
+/// reading thread 10–15% on get-many (`docs/bench/sqlite-reads-ab.sh`); at
+/// 10 ms nothing measurable, and another process waits at most about as
+/// long as SQLite's own busy handler sleeps between tries.
+const IDLE: Duration = Duration::from_millis(10);
 
 /// How long a lock is held at most before a release goes to the kernel.
-const LONGEST_HOLD: Duration = Duration::from_millis(10);
+const LONGEST_HOLD: Duration = Duration::from_millis(100);
 
 /// The first read-mark byte of the `-shm` file: SQLite's unix VFS puts its
 /// locks at byte 120 (`UNIX_SHM_BASE`), and read mark 0 is lock 3.
