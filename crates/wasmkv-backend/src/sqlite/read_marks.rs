@@ -31,7 +31,10 @@
 //! Only releases made inside an inline read are kept; the pool's, the
 //! writer's and an embedder's own connections release as SQLite does. A
 //! kept lock is forgotten when SQLite closes the file (closing releases a
-//! process's locks on it).
+//! process's locks on it). Code of its own that opens and closes a store's
+//! `-shm` file drops every lock the process holds there, SQLite's own
+//! included: SQLite documents that hazard for all its files, and a kept
+//! lock adds nothing to it.
 
 use std::ffi::{c_int, c_void};
 use std::ops::Range;
