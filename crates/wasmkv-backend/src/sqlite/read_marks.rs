@@ -2,8 +2,9 @@
 //!
 //! Every SQLite read in WAL mode takes a shared lock on one of five
 //! read-mark bytes of the `-shm` file when it starts and releases it when
-//! it ends: two `fcntl` calls per read, which cost about 3 of a cached
-//! point read's 4 µs here (`docs/bench/sqlite-get-floor.sh`). The lock is a
+//! it ends: two `fcntl` calls per read, about half of a cached
+//! `SqliteBackend::get` here (5–6 µs with them, 2.3–2.8 µs without:
+//! `docs/bench/sqlite-reads-ab.sh`, BENCHMARKS.md). The lock is a
 //! POSIX record lock, held by the process, not by a connection: SQLite
 //! counts its own connections' holds in memory and calls `fcntl` only for
 //! the first hold and the last release.
@@ -11,8 +12,9 @@
 //! So when an inline read (`nowait::WouldNotWait`) releases the last hold
 //! of a read mark, the release is not passed to the kernel: the process
 //! keeps the lock ("kept"), and the next read that takes the same mark uses
-//! it without a system call. To SQLite and to every other process this is
-//! what a slower reader looks like, which WAL mode is built for:
+//! it without a system call. SQLite in this process does not see the
+//! difference, and to every other process it is what a slower reader looks
+//! like, which WAL mode is built for:
 //!
 //! - **This process** still counts the mark as free: its checkpoints and
 //!   WAL restarts take it exclusively as before (a process's own POSIX locks
