@@ -12,13 +12,15 @@
 //! (whose read brings the page into memory, so the next read of it stays on
 //! the calling thread). The refused call is not free: Linux starts readahead
 //! for the missing page inside it, which took 50–170 µs here on a fast
-//! virtual disk. It costs the I/O's submission, never its completion. The pool's and the writer's connections read as
-//! before: the switch is per thread.
+//! virtual disk. It costs the I/O's submission, never its completion. The
+//! pool's and the writer's connections read as before: the switch is per
+//! thread.
 //!
 //! How: the unix VFS lets a program replace the system calls it makes
-//! (`syscalls.rs`); `install` replaces `pread`, the one SQLite's file reads use on Linux, with a
-//! function that asks for `RWF_NOWAIT` only on a thread inside
-//! [`WouldNotWait`] and otherwise calls the `pread` it replaced. A
+//! (`syscalls.rs`); `install` replaces `pread`, the one SQLite's file
+//! reads use on Linux, with a function that asks for `RWF_NOWAIT` only on
+//! a thread inside [`WouldNotWait`] and otherwise calls the `pread` it
+//! replaced. A
 //! filesystem without `RWF_NOWAIT` support (`EOPNOTSUPP`) or a kernel
 //! without `preadv2` flags (`EINVAL`, before 4.14) gets the plain `pread`,
 //! as before. Other systems read as before.

@@ -40,7 +40,6 @@
 
 use std::ffi::{c_int, c_void};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -107,8 +106,6 @@ static FILES: Mutex<Files> = Mutex::new(Files {
     marks: Vec::new(),
     releaser_idle: true,
 });
-/// `FILES.marks.len()`, read without the lock by `close`.
-static TRACKED: AtomicUsize = AtomicUsize::new(0);
 static RELEASE: Condvar = Condvar::new();
 
 fn files() -> MutexGuard<'static, Files> {
@@ -228,7 +225,6 @@ impl Files {
             Some(at) => at,
             None => {
                 self.marks.push((fd, [Mark::Free; READ_MARKS]));
-                TRACKED.store(self.marks.len(), Ordering::Relaxed);
                 self.marks.len() - 1
             }
         }
@@ -238,11 +234,10 @@ impl Files {
 /// SQLite's `close`: forgets the file's marks first, since closing releases
 /// every lock the process holds on the file and the number may be reused.
 unsafe extern "C" fn close(fd: c_int) -> c_int {
-    if TRACKED.load(Ordering::Relaxed) > 0 {
+    {
         let mut files = files();
         if let Some(at) = files.marks.iter().position(|(f, _)| *f == fd) {
             files.marks.swap_remove(at);
-            TRACKED.store(files.marks.len(), Ordering::Relaxed);
         }
     }
     match CLOSE.get() {
@@ -329,7 +324,8 @@ mod tests {
                 && fields[4] == pid
                 && fields[5].rsplit(':').next() == Some(inode.to_string().as_str())
                 && fields[6].parse::<i64>().is_ok_and(|start| {
-                    (super::FIRST_READ_MARK..super::FIRST_READ_MARK + 5).contains(&start)
+                    (super::FIRST_READ_MARK..super::FIRST_READ_MARK + super::READ_MARKS as i64)
+                        .contains(&start)
                 })
         })
     }
