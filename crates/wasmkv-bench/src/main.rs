@@ -74,8 +74,8 @@ struct Args {
     http_seconds: Option<u64>,
     /// The wasmtime CLI that the `wasmtime-run` rows run bench-draft under
     /// (`wasmtime run -S keyvalue`), next to `wasmkv run`, and that serves
-    /// the 0.3 HTTP rows' `wasmtime serve 0.3`; without it on PATH those
-    /// rows are skipped.
+    /// the HTTP rows' `wasmtime serve` (0.2) and `wasmtime serve 0.3`;
+    /// without it on PATH those rows are skipped.
     #[arg(long, value_name = "PATH", default_value = "wasmtime")]
     wasmtime_cli: PathBuf,
     /// Internal: serve COMPONENT as `wasmtime serve -S keyvalue` would (the

@@ -11,9 +11,10 @@ fn comparison(row: &Row) -> &'static str {
     match (row.name.as_str(), row.backend.as_str()) {
         ("wasmkv-run" | "wasmtime-run", _) => "wasmtime-run",
         ("wasmkv serve 0.3" | "wasmtime serve 0.3", _) => "wasmtime serve 0.3",
-        ("wasmkv serve" | "wasmkv serve, log off" | "wasmtime-serve-style", _) => {
-            "wasmtime-serve-style"
-        }
+        (
+            "wasmkv serve" | "wasmkv serve, log off" | "wasmtime-serve-style" | "wasmtime serve",
+            _,
+        ) => "wasmtime-serve-style",
         (_, "memory") => "wasmtime-wasi-keyvalue",
         (_, "sqlite") => "spin-style",
         _ => "redis-benchmark",
@@ -262,6 +263,18 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
                     at_most: true,
                 });
             }
+        }
+    }
+    for c in [1, 16, 64] {
+        let a = get(rows, "wasmkv serve", "memory", "http-get", 100, c);
+        let b = get(rows, "wasmtime serve", "memory", "http-get", 100, c);
+        if let (Some(a), Some(b)) = (a, b) {
+            out.push(Target {
+                label: format!("HTTP kv get, memory, {c} conn: wasmkv rate / wasmtime serve"),
+                value: a.ops_per_sec / b.ops_per_sec,
+                bound: 1.0,
+                at_most: false,
+            });
         }
     }
     for route in ["http-fixed", "http-get"] {

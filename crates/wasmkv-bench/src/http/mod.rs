@@ -1,6 +1,7 @@
 //! The HTTP rows: `wasmkv serve` (the real binary, on memory, SQLite and
-//! Redis) beside a host wired as `wasmtime serve -S keyvalue` wires it, all
-//! serving the same `guest/bench-http` component (WASI 0.2); and the same
+//! Redis) beside a host wired as `wasmtime serve -S keyvalue` wires it and
+//! (when a wasmtime CLI is given) the real `wasmtime serve`, all serving
+//! the same `guest/bench-http` component (WASI 0.2); and the same
 //! routes as a WASI 0.3 handler (`guest/bench-http-p3`) under `wasmkv
 //! serve` and the real `wasmtime serve` (when a wasmtime CLI is given),
 //! with instance reuse. Driven by `wrk` at 1, 16 and 64 connections,
@@ -97,6 +98,9 @@ const WASMKV_QUIET: &str = "wasmkv serve, log off";
 pub const WASMKV_P3: &str = "wasmkv serve 0.3";
 /// The 0.3 handler under the real `wasmtime serve -S keyvalue`.
 pub const WASMTIME_P3: &str = "wasmtime serve 0.3";
+/// The 0.2 handler under the real `wasmtime serve -S keyvalue`: what the
+/// wasmtime-style host stands in for when no wasmtime CLI is given.
+pub const WASMTIME_P2: &str = "wasmtime serve";
 
 fn start_wasmkv(
     wasmkv: &Path,
@@ -133,9 +137,13 @@ fn start_wasmkv(
     Ok(served)
 }
 
-/// `wasmtime serve -S cli -S keyvalue` on the 0.3 handler, its in-memory
-/// store given the value `/get` reads.
-fn start_wasmtime_cli(wasmtime: &Path, component: &Path) -> anyhow::Result<Served> {
+/// `wasmtime serve -S cli -S keyvalue` on `component` (shown as `name`),
+/// its in-memory store given the value `/get` reads.
+fn start_wasmtime_cli(
+    wasmtime: &Path,
+    component: &Path,
+    name: &'static str,
+) -> anyhow::Result<Served> {
     let seed = format!(
         "keyvalue-in-memory-data=bench-value={}",
         "x".repeat(VALUE_BYTES)
@@ -160,7 +168,7 @@ fn start_wasmtime_cli(wasmtime: &Path, component: &Path) -> anyhow::Result<Serve
         .context("cannot start wasmtime serve")?;
     let addr = address_from(child.stderr.take().unwrap(), "Serving HTTP on http://")?;
     Ok(Served {
-        name: WASMTIME_P3,
+        name,
         backend: "memory",
         addr,
         child,
@@ -244,12 +252,15 @@ pub fn run(
         servers.push(p2(WASMKV, ("redis", &redis.url()))?);
     }
     servers.push(start_wasmtime_style(&built.p2)?);
+    if let Some(wasmtime) = wasmtime {
+        servers.push(start_wasmtime_cli(wasmtime, &built.p2, WASMTIME_P2)?);
+    }
     servers.push(p3(("memory", "memory:"))?);
     servers.push(p3(("sqlite", "sqlite:bench-p3.db"))?);
     match wasmtime {
-        Some(wasmtime) => servers.push(start_wasmtime_cli(wasmtime, &built.p3)?),
+        Some(wasmtime) => servers.push(start_wasmtime_cli(wasmtime, &built.p3, WASMTIME_P3)?),
         None => eprintln!(
-            "[http] no wasmtime CLI (--wasmtime-cli): the `wasmtime serve 0.3` rows are skipped"
+            "[http] no wasmtime CLI (--wasmtime-cli): the `wasmtime serve` and `wasmtime serve 0.3` rows are skipped"
         ),
     }
 
