@@ -369,6 +369,7 @@ async fn main() -> anyhow::Result<()> {
                 p50_ns: median(&samples.iter().map(|s| s.p50_ns).collect::<Vec<_>>()),
                 p99_ns: median(&samples.iter().map(|s| s.p99_ns).collect::<Vec<_>>()),
                 spread,
+                server_cpu_ns: None,
             });
         }
         eprintln!(

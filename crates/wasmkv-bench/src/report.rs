@@ -35,6 +35,13 @@ fn ratio(a: &Row, b: Option<&Row>) -> String {
     b.map_or("-".into(), |b| format!("{:.2}x", a.ns_per_op / b.ns_per_op))
 }
 
+fn cpu_ratio(a: &Row, b: Option<&Row>) -> String {
+    match (a.server_cpu_ns, b.and_then(|b| b.server_cpu_ns)) {
+        (Some(a), Some(b)) => format!("{:.2}x", a / b),
+        _ => "-".into(),
+    }
+}
+
 /// Prints one table per workload, in plan order.
 pub fn print_tables(rows: &[Row]) {
     let mut seen: Vec<(String, usize, usize)> = Vec::new();
@@ -48,8 +55,18 @@ pub fn print_tables(rows: &[Row]) {
             "\n{} · {} B values · {} at once",
             r.op, r.value_bytes, r.concurrency
         );
+        let table: Vec<&Row> = rows
+            .iter()
+            .filter(|x| (x.op.clone(), x.value_bytes, x.concurrency) == id)
+            .collect();
+        let with_cpu = table.iter().any(|x| x.server_cpu_ns.is_some());
+        let cpu_header = if with_cpu {
+            format!(" {:>11} {:>9}", "cpu ns/op", "cpu/comp")
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<24} {:<7} {:>11} {:>11} {:>10} {:>10} {:>9} {:>9} {:>7}",
+            "  {:<24} {:<7} {:>11} {:>11} {:>10} {:>10} {:>9} {:>9} {:>7}{cpu_header}",
             "system",
             "backend",
             "ns/op",
@@ -60,12 +77,20 @@ pub fn print_tables(rows: &[Row]) {
             "/compare",
             "spread"
         );
-        for row in rows
-            .iter()
-            .filter(|x| (x.op.clone(), x.value_bytes, x.concurrency) == id)
-        {
+        for row in table {
+            let cpu = if with_cpu {
+                let compared = find(rows, comparison(row), &row.backend, row);
+                format!(
+                    " {:>11} {:>9}",
+                    row.server_cpu_ns
+                        .map_or("-".into(), |ns| format!("{ns:.0}")),
+                    cpu_ratio(row, compared)
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "  {:<24} {:<7} {:>11.0} {:>11.0} {:>10.0} {:>10.0} {:>9} {:>9} {:>6.2}x",
+                "  {:<24} {:<7} {:>11.0} {:>11.0} {:>10.0} {:>10.0} {:>9} {:>9} {:>6.2}x{cpu}",
                 row.name,
                 row.backend,
                 row.ns_per_op,
@@ -277,6 +302,27 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
             });
         }
     }
+    // The same comparisons in server CPU per request, which this shared
+    // machine's neighbours disturb far less than the rate.
+    for (theirs, short) in [
+        ("wasmtime-serve-style", "wasmtime-style"),
+        ("wasmtime serve", "wasmtime serve"),
+    ] {
+        for c in [1, 16, 64] {
+            let a = get(rows, "wasmkv serve", "memory", "http-get", 100, c);
+            let b = get(rows, theirs, "memory", "http-get", 100, c);
+            if let (Some(a), Some(b)) = (a, b)
+                && let (Some(ours), Some(theirs)) = (a.server_cpu_ns, b.server_cpu_ns)
+            {
+                out.push(Target {
+                    label: format!("HTTP kv get, memory, {c} conn: wasmkv CPU/req / {short}"),
+                    value: ours / theirs,
+                    bound: 1.0,
+                    at_most: true,
+                });
+            }
+        }
+    }
     for route in ["http-fixed", "http-get"] {
         let bytes = if route == "http-get" { 100 } else { 0 };
         for c in [1, 16, 64] {
@@ -399,6 +445,7 @@ mod tests {
             p50_ns: ns,
             p99_ns: ns,
             spread: 1.0,
+            server_cpu_ns: None,
         }
     }
 

@@ -64,6 +64,11 @@ pub struct Row {
     pub p99_ns: f64,
     /// max/min of ns_per_op over rounds: how noisy this row was.
     pub spread: f64,
+    /// Median over rounds of the server's CPU time (all its threads) per
+    /// request, for the HTTP rows: a busy neighbour on a shared machine
+    /// moves it far less than the rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_ns: Option<f64>,
 }
 
 /// Percentile `q` (0..=1) of sorted `times`.

@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 pub struct Load {
     /// Completed requests per second.
     pub requests_per_sec: f64,
+    /// Completed requests in the whole run.
+    pub requests: f64,
     /// Median latency, ns.
     pub p50_ns: f64,
     /// 99th-percentile latency, ns.
@@ -61,8 +63,16 @@ pub fn parse(report: &str) -> anyhow::Result<Load> {
             .with_context(|| format!("no {prefix:?} line"))
     };
     let requests_per_sec: f64 = field("Requests/sec:")?.parse()?;
+    let requests: f64 = report
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .context("no \"requests in\" line")?
+        .parse()?;
     Ok(Load {
         requests_per_sec,
+        requests,
         p50_ns: duration_ns(field("50%")?)?,
         p99_ns: duration_ns(field("99%")?)?,
     })
@@ -108,6 +118,7 @@ Transfer/sec:      1.20MB
     fn a_report_gives_rate_and_percentiles() {
         let load = parse(REPORT).unwrap();
         assert_eq!(load.requests_per_sec, 9702.31);
+        assert_eq!(load.requests, 9712.0);
         assert_eq!(load.p50_ns, 97_000.0);
         assert_eq!(load.p99_ns, 1_050_000.0);
     }

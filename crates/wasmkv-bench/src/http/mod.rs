@@ -193,6 +193,20 @@ fn start_wasmtime_style(component: &Path) -> anyhow::Result<Served> {
     })
 }
 
+/// The CPU time `pid` has used, all its threads, in ns; `None` where
+/// `/proc` cannot tell.
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is the first, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second).ok().filter(|&t| t > 0)?;
+    Some(ticks * (1_000_000_000 / per_second))
+}
+
 /// One GET on a fresh connection, for seeding and checks (not measured).
 fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
     let mut stream = std::net::TcpStream::connect(addr)?;
@@ -284,7 +298,16 @@ pub fn run(
     for round in 0..rounds {
         for (index, route, c, samples) in &mut cells {
             let url = format!("http://{}/{route}", servers[*index].addr);
-            samples.push(load::wrk(&url, *c, duration)?);
+            let pid = servers[*index].child.id();
+            let before = cpu_ns(pid);
+            let load = load::wrk(&url, *c, duration)?;
+            let cpu = match (before, cpu_ns(pid)) {
+                (Some(before), Some(after)) if load.requests > 0.0 => {
+                    Some(after.saturating_sub(before) as f64 / load.requests)
+                }
+                _ => None,
+            };
+            samples.push((load, cpu));
         }
         eprintln!("[http] round {} of {rounds} done", round + 1);
     }
@@ -304,6 +327,8 @@ pub fn run(
     let rows = cells
         .into_iter()
         .map(|(index, route, c, samples)| {
+            let cpu: Option<Vec<f64>> = samples.iter().map(|(_, cpu)| *cpu).collect();
+            let samples: Vec<load::Load> = samples.into_iter().map(|(load, _)| load).collect();
             let rates: Vec<f64> = samples.iter().map(|s| s.requests_per_sec).collect();
             let rate = median(&rates);
             let spread = rates.iter().cloned().fold(f64::MIN, f64::max)
@@ -319,6 +344,7 @@ pub fn run(
                 p50_ns: median(&samples.iter().map(|s| s.p50_ns).collect::<Vec<_>>()),
                 p99_ns: median(&samples.iter().map(|s| s.p99_ns).collect::<Vec<_>>()),
                 spread,
+                server_cpu_ns: cpu.map(|cpu| median(&cpu)),
             }
         })
         .collect();
@@ -329,4 +355,25 @@ pub fn run(
 /// The `/get` value seeded into the wasmtime-style host's in-memory data.
 pub fn seed_data() -> Vec<(String, Vec<u8>)> {
     vec![("bench-value".to_string(), vec![b'x'; VALUE_BYTES])]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_process_cpu_time_is_read_from_proc_and_grows_with_its_work() {
+        let pid = std::process::id();
+        let before = cpu_ns(pid).expect("this process's CPU time");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut spins = 0u64;
+        while cpu_ns(pid) == Some(before) {
+            assert!(Instant::now() < deadline, "the CPU time never moved");
+            spins = std::hint::black_box(spins.wrapping_add(1));
+        }
+        assert!(cpu_ns(pid).unwrap() > before);
+        assert_eq!(cpu_ns(u32::MAX), None);
+    }
 }
