@@ -263,6 +263,20 @@ pub fn targets(rows: &[Row], bytes: usize) -> Vec<Target> {
     out
 }
 
+/// `ours` and `theirs` on the 100-byte `/get` on memory at `c`
+/// connections, when the run has both rows.
+fn http_get_pair<'a>(
+    rows: &'a [Row],
+    ours: &str,
+    theirs: &str,
+    c: usize,
+) -> Option<(&'a Row, &'a Row)> {
+    Some((
+        get(rows, ours, "memory", "http-get", 100, c)?,
+        get(rows, theirs, "memory", "http-get", 100, c)?,
+    ))
+}
+
 /// The HTTP targets of issue 12 that this run has the rows for.
 pub fn http_targets(rows: &[Row]) -> Vec<Target> {
     let mut out = Vec::new();
@@ -272,9 +286,7 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
         ("wasmkv serve, log off", "wasmkv log off"),
     ] {
         for c in [1, 16, 64] {
-            let a = get(rows, ours, "memory", "http-get", 100, c);
-            let b = get(rows, theirs, "memory", "http-get", 100, c);
-            if let (Some(a), Some(b)) = (a, b) {
+            if let Some((a, b)) = http_get_pair(rows, ours, theirs, c) {
                 out.push(Target {
                     label: format!("HTTP kv get, memory, {c} conn: {label} rate / wasmtime-style"),
                     value: a.ops_per_sec / b.ops_per_sec,
@@ -291,9 +303,7 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
         }
     }
     for c in [1, 16, 64] {
-        let a = get(rows, "wasmkv serve", "memory", "http-get", 100, c);
-        let b = get(rows, "wasmtime serve", "memory", "http-get", 100, c);
-        if let (Some(a), Some(b)) = (a, b) {
+        if let Some((a, b)) = http_get_pair(rows, "wasmkv serve", "wasmtime serve", c) {
             out.push(Target {
                 label: format!("HTTP kv get, memory, {c} conn: wasmkv rate / wasmtime serve"),
                 value: a.ops_per_sec / b.ops_per_sec,
@@ -309,9 +319,7 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
         ("wasmtime serve", "wasmtime serve"),
     ] {
         for c in [1, 16, 64] {
-            let a = get(rows, "wasmkv serve", "memory", "http-get", 100, c);
-            let b = get(rows, theirs, "memory", "http-get", 100, c);
-            if let (Some(a), Some(b)) = (a, b)
+            if let Some((a, b)) = http_get_pair(rows, "wasmkv serve", theirs, c)
                 && let (Some(ours), Some(theirs)) = (a.server_cpu_ns, b.server_cpu_ns)
             {
                 out.push(Target {

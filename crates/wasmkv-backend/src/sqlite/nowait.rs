@@ -20,10 +20,9 @@
 //! (`syscalls.rs`); `install` replaces `pread`, the one SQLite's file
 //! reads use on Linux, with a function that asks for `RWF_NOWAIT` only on
 //! a thread inside [`WouldNotWait`] and otherwise calls the `pread` it
-//! replaced. A
-//! filesystem without `RWF_NOWAIT` support (`EOPNOTSUPP`) or a kernel
-//! without `preadv2` flags (`EINVAL`, before 4.14) gets the plain `pread`,
-//! as before. Other systems read as before.
+//! replaced. A filesystem without `RWF_NOWAIT` support (`EOPNOTSUPP`) or a
+//! kernel without `preadv2` flags (`EINVAL`, before 4.14) gets the plain
+//! `pread`, as before. Other systems read as before.
 //!
 //! The swap is process-wide and happens once, when the first SQLite store
 //! is opened, before wasmkv opens a connection. An embedder's own SQLite
