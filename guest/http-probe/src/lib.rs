@@ -8,14 +8,23 @@
 //!   with the `wasi:http` error code
 //! - `/incr?key=K`: increments K in bucket `default`, answers the count
 //! - `/get?key=K`: K's value in bucket `default` as text, or `absent`
+//! - `/fresh?kb=N`: what a fresh instance must show: answers `SEEN MARKED
+//!   ADDR`, where SEEN counts this instance's requests in a static (1 in a
+//!   fresh instance), and MARKED counts the bytes of a new N KiB heap
+//!   buffer at ADDR that already hold the mark this route then writes over
+//!   all of it (0 unless an earlier instance's memory showed through)
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmkv_guest::Bucket;
 use wasmkv_guest::http::wasip2;
 use wasmkv_guest::http::{Handler, Request, Response, export_handler};
 
 struct Probe;
+
+static SEEN: AtomicU64 = AtomicU64::new(0);
+const MARK: u8 = 0xA5;
 
 impl Handler for Probe {
     fn handle(request: Request) -> Response {
@@ -57,9 +66,32 @@ impl Handler for Probe {
                     Err(e) => Response::text(500, format!("{e}\n")),
                 }
             }
+            "/fresh" => {
+                let kb: usize = request
+                    .query("kb")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(64);
+                fresh(kb)
+            }
             _ => Response::text(404, "not found\n"),
         }
     }
+}
+
+/// The `/fresh` answer. The buffer is read before it is written, through
+/// volatile reads, so the compiler cannot assume a new allocation's
+/// contents: what is read is what linear memory holds.
+fn fresh(kb: usize) -> Response {
+    let seen = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
+    let len = kb * 1024;
+    let mut buffer: Vec<u8> = Vec::with_capacity(len);
+    let start = buffer.as_mut_ptr();
+    let marked = (0..len)
+        .filter(|&i| unsafe { std::ptr::read_volatile(start.add(i)) } == MARK)
+        .count();
+    buffer.resize(len, MARK);
+    std::hint::black_box(&buffer);
+    Response::text(200, format!("{seen} {marked} {}\n", start as usize))
 }
 
 /// GETs `url` (http://HOST:PORT/PATH) through `wasi:http/outgoing-handler`.

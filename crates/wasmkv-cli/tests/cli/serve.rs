@@ -285,6 +285,44 @@ fn two_servers_on_one_redis_count_exactly() {
     two_servers_share_one_store(workdir().path(), &["--store", &store]);
 }
 
+/// Instance slots are reused between requests (and, where the kernel
+/// allows, reset in place rather than unmapped: `serve/pool.rs`), yet each
+/// request's instance starts from the component's image: its statics are
+/// as compiled, and a heap buffer at the same address as the previous
+/// request's holds none of what that request wrote there. Both below the
+/// pages a slot keeps resident (64 KiB) and well past them (8 MiB, in
+/// memory the guest grows); one request at a time, so slots are reused.
+#[test]
+fn each_request_starts_from_the_components_image_in_a_reused_slot() {
+    let dir = workdir();
+    let server = Server::start(
+        dir.path(),
+        "http_probe",
+        &["--store", "default=memory:", "--max-concurrency", "1"],
+    );
+    runtime().block_on(async {
+        for kb in [64, 8192] {
+            let mut addresses = BTreeSet::new();
+            for request in 1..=6 {
+                let (status, body) = get(server.addr(), &format!("/fresh?kb={kb}")).await;
+                assert_eq!(status, 200, "{body}\n{}", server.stderr());
+                let fields: Vec<&str> = body.split_whitespace().collect();
+                assert_eq!(
+                    fields[..2],
+                    ["1", "0"],
+                    "{kb} KiB, request {request}: a fresh instance sees its static at 1 and none of the mark in its buffer"
+                );
+                addresses.insert(fields[2].to_string());
+            }
+            assert_eq!(
+                addresses.len(),
+                1,
+                "{kb} KiB: the buffer was at the same address every time, where the last request left its mark: {addresses:?}"
+            );
+        }
+    });
+}
+
 #[test]
 fn a_trapping_request_gets_500_and_the_next_one_is_served() {
     let dir = workdir();
