@@ -11,6 +11,7 @@ mod instance_setup;
 mod pool;
 mod reuse;
 mod server;
+mod slot_reset;
 
 use std::sync::Arc;
 

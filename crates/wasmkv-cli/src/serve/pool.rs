@@ -1,14 +1,15 @@
 //! The wasmtime engine `serve` compiles for: the pooling allocator, sized
 //! for `--max-concurrency`, so a request's instance takes preallocated
-//! slots instead of fresh mappings, and a used slot is reset in place where
-//! the kernel allows it; the on-demand allocator when the pool cannot be
+//! slots instead of fresh mappings, each reset for its next instance as
+//! `slot_reset` decides; the on-demand allocator when the pool cannot be
 //! set up on this machine.
 
 use std::path::Path;
 
-use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::component::{self, Generation, Loaded};
+use crate::serve::slot_reset::SlotReset;
 
 /// Room per request for the core instances, memories and tables a
 /// component made by the usual toolchains holds (its module, the WASI
@@ -25,6 +26,8 @@ const TABLES_PER_REQUEST: u32 = 8;
 /// a request past --timeout can be stopped and, at shutdown, a guest that
 /// never returns cannot hold the process open.
 pub fn compile(path: &Path, concurrency: u32, max_memory: Option<usize>) -> anyhow::Result<Loaded> {
+    let reset = SlotReset::detect();
+    tracing::debug!(target: "wasmkv::serve", "instance slots are reset: {reset:?}");
     component::load(path, |generation| {
         let mut config = component::base_config(true, generation);
         let instances = match generation {
@@ -32,7 +35,7 @@ pub fn compile(path: &Path, concurrency: u32, max_memory: Option<usize>) -> anyh
             Generation::P3 => concurrency.saturating_mul(2).saturating_add(1),
         };
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
-            instances, generation, max_memory,
+            instances, generation, max_memory, reset,
         )));
         match Engine::new(&config) {
             Ok(engine) => Ok(engine),
@@ -47,19 +50,6 @@ pub fn compile(path: &Path, concurrency: u32, max_memory: Option<usize>) -> anyh
     })
 }
 
-/// How much of each linear memory, and of each table, a slot keeps
-/// resident between instances when the kernel has `PAGEMAP_SCAN` (Linux
-/// 6.7+). wasmtime then resets a slot by rewriting only the pages the last
-/// instance wrote below this mark, back to the component's image, instead
-/// of `madvise`-ing them away for the next instance to fault back in: a
-/// small handler's request took about 5 page faults and 3 `madvise` calls
-/// less, and about 17% less server CPU (BENCHMARKS.md, "Instance slots
-/// reset in place"). Without the ioctl, keeping pages resident would mean
-/// `memset`-ing the whole mark on every reset, so the default stays. The
-/// cost is memory: a slot that was used keeps up to this much resident.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
-const TABLE_KEEP_RESIDENT: usize = 64 << 10;
-
 /// Fiber stacks per 0.3 instance: a task that blocks in a host call keeps
 /// its stack while other work of the store runs on others.
 const STACKS_PER_P3_INSTANCE: u32 = 4;
@@ -68,6 +58,7 @@ fn pooling(
     instances: u32,
     generation: Generation,
     max_memory: Option<usize>,
+    reset: SlotReset,
 ) -> PoolingAllocationConfig {
     let stacks = match generation {
         Generation::P2 => instances,
@@ -84,10 +75,6 @@ fn pooling(
     if let Some(max) = max_memory {
         pool.max_memory_size(max);
     }
-    if PoolingAllocationConfig::is_pagemap_scan_available() {
-        pool.pagemap_scan(Enabled::Yes)
-            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
-            .table_keep_resident(TABLE_KEEP_RESIDENT);
-    }
+    reset.configure(&mut pool);
     pool
 }
