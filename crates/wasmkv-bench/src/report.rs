@@ -78,8 +78,8 @@ pub fn print_tables(rows: &[Row]) {
             "spread"
         );
         for row in table {
+            let compared = find(rows, comparison(row), &row.backend, row);
             let cpu = if with_cpu {
-                let compared = find(rows, comparison(row), &row.backend, row);
                 format!(
                     " {:>11} {:>9}",
                     row.server_cpu_ns
@@ -98,7 +98,7 @@ pub fn print_tables(rows: &[Row]) {
                 row.p50_ns,
                 row.p99_ns,
                 ratio(row, find(rows, "native", &row.backend, row)),
-                ratio(row, find(rows, comparison(row), &row.backend, row)),
+                ratio(row, compared),
                 row.spread
             );
         }
