@@ -13,47 +13,27 @@
 # bench-http component (`cargo run --release -p wasmkv-bench -- --http --quick`
 # builds both).
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$(dirname "$0")/serve-lib.sh"
 wasmkv="$(realpath "$1")"
 rounds="${2:-4}" seconds="${3:-3}"
 shift $(( $# < 3 ? $# : 3 ))
 conns=("${@:-16}")
-component="$repo/guest/target/wasm32-wasip2/release/bench_http.wasm"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
-address() { # FILE PATTERN -> the address after PATTERN
-  for _ in $(seq 1 600); do
-    if grep -q "$2" "$1" 2>/dev/null; then grep -o "$2[0-9.:]*" "$1" | head -1 | sed "s|$2||"; return 0; fi
-    sleep 0.1
-  done
-  echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
-start() { # NAME COMMAND... (the server's address goes to stderr or stdout)
-  local name=$1; shift
-  taskset -c 0 "$@" > "$work/$name.log" 2>&1 &
-  pids+=($!); eval "pid_$name=$!"
-}
-start k "$wasmkv" serve --addr 127.0.0.1:0 --bucket '' --store default=memory: "$component"
-start h "$repo/target/release/wasmkv-bench" --wasmtime-style-host "$component"
+start_wasmkv k "$wasmkv"
+start_style_host h
 servers=(k h)
 if command -v wasmtime > /dev/null; then
-  start w wasmtime serve --addr 127.0.0.1:0 -S cli -S keyvalue \
-    -S "keyvalue-in-memory-data=bench-value=$(printf 'x%.0s' $(seq 1 100))" "$component"
+  start_wasmtime_serve w
   servers+=(w)
 fi
 for i in $(seq 1 "${NEIGHBOURS:-0}"); do
-  start "n$i" "$wasmkv" serve --addr 127.0.0.1:0 --bucket '' --store default=memory: "$component"
+  start_wasmkv "n$i" "$wasmkv"
 done
-addr_k="$(address "$work/k.log" "serving HTTP on http://")"
-addr_h="$(address "$work/h.log" "listening on ")"
-[ "${#servers[@]}" -eq 3 ] && addr_w="$(address "$work/w.log" "Serving HTTP on http://")"
-curl -sf "http://$addr_k/seed" > /dev/null
+addr_k="$(address k)"
+addr_h="$(address h)"
+[ "${#servers[@]}" -eq 3 ] && addr_w="$(address w)"
+seed "$addr_k"
 
-tick_ns=$(( 1000000000 / $(getconf CLK_TCK) ))
-cpu_ns() { awk -v t="$tick_ns" '{printf "%.0f\n", ($14 + $15) * t}' "/proc/$1/stat"; }
 for c in "${conns[@]}"; do
   for r in $(seq 1 "$rounds"); do
     for who in "${servers[@]}"; do

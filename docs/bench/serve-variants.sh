@@ -17,41 +17,26 @@
 # bench-http component (`cargo run --release -p wasmkv-bench -- --http --quick`
 # builds both).
 set -euo pipefail
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$(dirname "$0")/serve-lib.sh"
 rounds=$1 seconds=$2 conns=$3
 shift 3
-component="$repo/guest/target/wasm32-wasip2/release/bench_http.wasm"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 declare -A addr pid
 for v in "$@"; do
   name=${v%%=*} env=${v#*=}
   if [ "$name" = h ]; then
-    taskset -c 0 "$repo/target/release/wasmkv-bench" --wasmtime-style-host "$component" > "$work/$name.log" 2>&1 &
+    start_style_host h
   else
     bin_var="BIN_$name"
     # shellcheck disable=SC2086 # ENV is a list of assignments
-    env $env taskset -c 0 "${!bin_var:-$repo/target/release/wasmkv}" serve --addr 127.0.0.1:0 \
-      --bucket '' --store default=memory: "$component" > "$work/$name.log" 2>&1 &
+    start_wasmkv "$name" "${!bin_var:-$repo/target/release/wasmkv}" $env
   fi
-  pids+=($!)
-  pid[$name]=$!
+  pid[$name]=${pids[-1]}
 done
 for v in "$@"; do
-  name=${v%%=*} a=""
-  for _ in $(seq 1 600); do
-    a=$(grep -o "http://[0-9.:]*\|listening on [0-9.:]*" "$work/$name.log" | head -1 | sed 's|http://||;s|listening on ||') || true
-    [ -n "$a" ] && break
-    sleep 0.1
-  done
-  [ -n "$a" ] || { echo "$name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
-  addr[$name]=$a
-  curl -sf "http://$a/seed" > /dev/null
+  name=${v%%=*}
+  addr[$name]=$(address "$name")
+  seed "${addr[$name]}"
 done
-tick_ns=$(( 1000000000 / $(getconf CLK_TCK) ))
-cpu_ns() { awk -v t="$tick_ns" '{printf "%.0f\n", ($14 + $15) * t}' "/proc/$1/stat"; }
 faults() { awk '{print $10}' "/proc/$1/stat"; }
 for r in $(seq 1 "$rounds"); do
   for v in "$@"; do
