@@ -306,6 +306,9 @@ fn plan(quick: bool) -> Vec<Workload> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    // As the `wasmkv` binary does, so the SQLite rows measure what it serves.
+    // SAFETY: no SQLite connection is open yet in this process.
+    unsafe { wasmkv_backend::sqlite::install_nowait_reads() };
     let args = Args::parse();
     if let Some(component) = &args.wasmtime_style_host {
         return http::wasmtime_style_host::serve(component, "127.0.0.1:0", http::seed_data()).await;

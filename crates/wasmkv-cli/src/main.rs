@@ -65,6 +65,11 @@ fn usage_error(e: &clap::Error) -> i32 {
 }
 
 fn main() {
+    // The binary owns its process, so it takes the process-wide opt-in the
+    // library leaves to embedders: SQLite reads on a runtime worker never
+    // wait for the disk. First, before any thread could open a connection.
+    // SAFETY: no SQLite connection exists yet, and no other thread runs.
+    unsafe { wasmkv_backend::sqlite::install_nowait_reads() };
     // Log lines are written by a thread of their own, so a request never
     // waits on a write to stderr (the access log writes one per request).
     // Nothing is dropped: a full buffer makes the logger wait instead. The

@@ -80,7 +80,7 @@ pub use value::{IncomingValue, OutgoingValue};
 pub use wasmkv_engine::{
     Backend, BackendError, BackendResult, Bucket, Bytes, Cause, DenialHint, Engine as KvEngine,
     EngineBuildError as KvEngineBuildError, EngineBuilder as KvEngineBuilder, Grants, HostBudget,
-    KeyPage, KvError, Limits, Op, SharedBackend, StoreUrl,
+    KeyPage, KvError, Limits, Op, SharedBackend, StoreUrl, install_sqlite_nowait_reads,
 };
 
 /// Per-store state for the keyvalue bindings: the engine the guest talks

@@ -1,35 +1,35 @@
-//! Reads on the calling thread that never wait for the disk.
+//! Reads on the calling thread that never wait for the disk: an opt-in.
 //!
 //! A read on an async runtime's worker (`reader.rs`) is cheap only while
 //! its pages are in the OS page cache; a page that is not would be read
 //! from the disk right there, holding the worker, and every task queued on
 //! it, for the disk's latency: microseconds on a local SSD, tens of
-//! milliseconds on a slow or throttled network disk. So while a thread runs
-//! such a read ([`WouldNotWait`]), SQLite's file reads on that thread are
-//! made with `preadv2(…, RWF_NOWAIT)`: the kernel copies the bytes if they
-//! are in memory and otherwise fails at once with `EAGAIN`, which SQLite
-//! reports as `SQLITE_IOERR_READ` and the read is done again on the pool
-//! (whose read brings the page into memory, so the next read of it stays on
-//! the calling thread). The refused call is not free: Linux starts readahead
+//! milliseconds on a slow or throttled network disk.
+//!
+//! [`install_nowait_reads`] avoids that wait: while a thread runs such a
+//! read ([`WouldNotWait`]), SQLite's file reads on that thread are made with
+//! `preadv2(…, RWF_NOWAIT)`: the kernel copies the bytes if they are in
+//! memory and otherwise fails at once with `EAGAIN`, which SQLite reports
+//! as `SQLITE_IOERR_READ`, and the read is done again on the pool (whose
+//! read brings the page into memory, so the next read of it stays on the
+//! calling thread). The refused call is not free: Linux starts readahead
 //! for the missing page inside it, which took 50–170 µs here on a fast
-//! virtual disk. It costs the I/O's submission, never its completion. The
-//! pool's and the writer's connections read as before: the switch is per
-//! thread.
+//! virtual disk. It costs the I/O's submission, never its completion.
 //!
-//! How: the unix VFS lets a program replace the system calls it makes
-//! (`syscalls.rs`); `install` replaces `pread`, the one SQLite's file
-//! reads use on Linux, with a function that asks for `RWF_NOWAIT` only on
-//! a thread inside [`WouldNotWait`] and otherwise calls the `pread` it
-//! replaced. A filesystem without `RWF_NOWAIT` support (`EOPNOTSUPP`) or a
-//! kernel without `preadv2` flags (`EINVAL`, before 4.14) gets the plain
-//! `pread`, as before. Other systems read as before.
+//! It is a process-wide change, so the library never makes it on its own:
+//! SQLite's unix VFS takes its system calls from one table for the whole
+//! process (`syscalls.rs`), and `install_nowait_reads` puts a function of
+//! its own in front of `pread` there. Every other SQLite connection of the
+//! process (the pool's, the writer's, an embedder's own) then calls that
+//! function too and reads exactly as before, through the `pread` it
+//! replaced: the switch is per thread, and only wasmkv's inline reads set
+//! it. Locks, `close` and every other call are untouched. The `wasmkv`
+//! binary installs it at startup; an embedder may, on the same terms.
 //!
-//! The swap is process-wide and happens once, when the first SQLite store
-//! is opened, before wasmkv opens a connection. An embedder's own SQLite
-//! code on another thread at that very moment would race an aligned
-//! pointer store (SQLite documents `xSetSystemCall` as not thread-safe);
-//! afterwards its threads read exactly as before, since they never enter
-//! [`WouldNotWait`].
+//! Without it, an inline read of a page that is not in memory waits for
+//! the disk on the calling thread: one B-tree descent for a single key, at
+//! most `INLINE_TIME` plus one descent for a batch (as on every system
+//! other than Linux).
 
 use std::cell::Cell;
 
@@ -38,7 +38,7 @@ thread_local! {
 }
 
 /// While it lives, this thread's SQLite file reads fail rather than wait
-/// for the disk.
+/// for the disk (once [`install_nowait_reads`] has run).
 pub(super) struct WouldNotWait {
     was: bool,
 }
@@ -58,12 +58,6 @@ impl Drop for WouldNotWait {
     }
 }
 
-/// Whether this thread is running a read inside [`WouldNotWait`], the
-/// reads `read_marks.rs` keeps their lock for too.
-pub(super) fn on_inline_read() -> bool {
-    INLINE.with(|inline| inline.get())
-}
-
 /// Whether `e` is a read that was refused rather than made to wait (or any
 /// other failed read: the pool reads it again, and reports it if it fails
 /// there too).
@@ -75,39 +69,72 @@ pub(super) fn refused(e: &rusqlite::Error) -> bool {
 }
 
 #[cfg(target_os = "linux")]
-pub(super) use linux::install;
+pub use linux::install_nowait_reads;
 
-/// Nothing to install where `RWF_NOWAIT` does not exist.
+/// Makes wasmkv's SQLite reads on the calling thread fail fast instead of
+/// waiting for the disk; on this system there is no such read, so it does
+/// nothing and says so.
+///
+/// # Safety
+///
+/// As on Linux: nothing else in the process may open a SQLite connection
+/// while it runs.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn install() {}
+pub unsafe fn install_nowait_reads() -> bool {
+    false
+}
 
 #[cfg(target_os = "linux")]
 mod linux {
     use std::ffi::{c_int, c_void};
-    use std::sync::{Once, OnceLock};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, OnceLock};
 
     use super::INLINE;
     use crate::sqlite::syscalls::{self, SystemCall};
 
     type Pread = unsafe extern "C" fn(c_int, *mut c_void, libc::size_t, libc::off_t) -> isize;
 
-    static INSTALL: Once = Once::new();
-
-    /// The `pread` SQLite used before [`install`].
+    /// The `pread` SQLite used before [`install_nowait_reads`].
     static REPLACED: OnceLock<SystemCall> = OnceLock::new();
 
-    /// Replaces the unix VFS's `pread`, once per process, before the first
-    /// connection of any store is opened. Leaves SQLite as it was when the
-    /// default VFS is not the unix one or does not use `pread`.
-    pub(in crate::sqlite) fn install() {
-        INSTALL.call_once(|| {
-            // SAFETY: `pread` keeps its signature; this runs before this
-            // process opens a connection through wasmkv.
+    /// Set once a filesystem or kernel refused `RWF_NOWAIT` (`EOPNOTSUPP`,
+    /// `EINVAL` before Linux 4.14, `ENOSYS`): the process then reads with
+    /// the plain `pread` from that moment on instead of asking again on
+    /// every page.
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+    /// Makes wasmkv's SQLite reads on the calling thread (the small reads
+    /// of `get`, `exists`, `get-many` and key listings made on an async
+    /// runtime's worker) fail fast when a page is not in the OS page cache,
+    /// so that read is done on the blocking pool instead of holding the
+    /// worker for the disk's latency.
+    ///
+    /// Process-wide: it puts a function in front of `pread` in SQLite's
+    /// unix VFS system-call table, which every connection in the process
+    /// shares. Other connections, an embedder's own included, read exactly
+    /// as before through it (the switch is per thread, and only wasmkv's
+    /// inline reads turn it on). Call it once at startup; later calls do
+    /// nothing. False, and nothing changed, when the default VFS is not the
+    /// unix one or cannot replace `pread`.
+    ///
+    /// # Safety
+    ///
+    /// SQLite's system-call table is not guarded (`xSetSystemCall` is
+    /// documented as not thread-safe): no other thread of the process may
+    /// open or use a SQLite connection while this runs. Call it before the
+    /// first connection is opened, for example first thing in `main`.
+    pub unsafe fn install_nowait_reads() -> bool {
+        static INSTALLED: Mutex<Option<bool>> = Mutex::new(None);
+        let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+        *installed.get_or_insert_with(|| {
+            // SAFETY: `pread` keeps its signature; the caller promises no
+            // connection is in use meanwhile.
             unsafe {
                 let ours = std::mem::transmute::<Pread, SystemCall>(pread);
-                syscalls::replace(c"pread", ours, &REPLACED);
+                syscalls::replace(c"pread", ours, &REPLACED)
             }
-        });
+        })
     }
 
     /// SQLite's `pread`: without waiting for the disk on a thread inside
@@ -118,7 +145,7 @@ mod linux {
         count: libc::size_t,
         offset: libc::off_t,
     ) -> isize {
-        if INLINE.with(|inline| inline.get()) {
+        if INLINE.with(|inline| inline.get()) && !UNSUPPORTED.load(Ordering::Relaxed) {
             let iov = libc::iovec {
                 iov_base: buf,
                 iov_len: count,
@@ -132,6 +159,7 @@ mod linux {
             if !matches!(errno, Some(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS)) {
                 return got;
             }
+            UNSUPPORTED.store(true, Ordering::Relaxed);
         }
         match REPLACED.get() {
             // SAFETY: the function SQLite itself called for this, with the

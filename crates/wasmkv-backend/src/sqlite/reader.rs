@@ -20,20 +20,24 @@
 //!   its runtime worker for about 20 ms, and on cold pages for 10 000 disk
 //!   reads. A batch of more than [`INLINE_BATCH_KEYS`] keys, which would
 //!   rarely finish in time, goes to the pool at once.
-//! - **No disk waits.** A page that is not in the OS page cache is not
-//!   read here: this thread's file reads ask the kernel not to wait
-//!   (`preadv2` with `RWF_NOWAIT`, see `nowait.rs`), a page that would come
-//!   from the disk fails the read at once, and the read is done again on the
-//!   pool, which waits for the disk and so brings the page into memory. On
-//!   a filesystem or kernel without `RWF_NOWAIT`, or another system, such a
-//!   page is read here at the disk's latency: one B-tree descent for a
-//!   single key, at most [`INLINE_TIME`] plus one descent for a batch.
-//! - **Fresh data.** Each read is its own statement in autocommit mode, so
-//!   it starts a new read transaction and sees every write committed
-//!   before it began, from any connection or process; no transaction is
-//!   ever left open between reads. (What is kept between reads is the
-//!   process's lock on a WAL read mark, which saves two system calls per
-//!   read and looks to other processes like a slow reader: `read_marks.rs`.)
+//! - **No disk waits, when asked.** With [`super::install_nowait_reads`]
+//!   (the `wasmkv` binary's choice; a process-wide one, so never the
+//!   library's own), a page that is not in the OS page cache is not read
+//!   here: this thread's file reads ask the kernel not to wait (`preadv2`
+//!   with `RWF_NOWAIT`, see `nowait.rs`), a page that would come from the
+//!   disk fails the read at once, and the read is done again on the pool,
+//!   which waits for the disk and so brings the page into memory. Without
+//!   it, on a filesystem or kernel without `RWF_NOWAIT`, or on another
+//!   system, such a page is read here at the disk's latency: one B-tree
+//!   descent for a single key, at most [`INLINE_TIME`] plus one descent for
+//!   a batch.
+//! - **Fresh data, and nothing held between reads.** Each read is its own
+//!   statement in autocommit mode, so it starts a new read transaction and
+//!   sees every write committed before it began, from any connection or
+//!   process, and ends it (releasing its WAL read lock) before it returns.
+//!   No transaction or lock is left between reads, so a process paused
+//!   between two reads holds up no other process's WAL; one paused inside
+//!   a read holds it as any SQLite reader would, until it goes on.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};

@@ -2,8 +2,9 @@
 //!
 //! SQLite makes its file system calls through a table it lets a program
 //! change (`xSetSystemCall`, the documented hook for test harnesses and
-//! wrappers). `nowait.rs` and `read_marks.rs` each put a function of their
-//! own in front of one entry and call the one they replaced.
+//! wrappers). The table is the whole process's, so only an explicit opt-in
+//! uses this: `nowait.rs` puts a function of its own in front of `pread`
+//! and calls the one it replaced.
 
 use std::ffi::CStr;
 use std::sync::OnceLock;
@@ -22,8 +23,8 @@ pub(super) type SystemCall = unsafe extern "C" fn();
 /// # Safety
 ///
 /// `ours` must have the signature SQLite calls `name` with. SQLite's table
-/// is not guarded: no connection may be opened on another thread while it
-/// changes, so this runs before wasmkv opens any.
+/// is not guarded: no connection may be opened or used on another thread
+/// while it changes.
 pub(super) unsafe fn replace(
     name: &CStr,
     ours: SystemCall,

@@ -6,57 +6,16 @@
 //! `PRAGMA integrity_check`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::http::{Server, runtime, try_get};
-use crate::common::{component, kvtool, run, wasmkv, workdir};
+use crate::common::{NOTHING_ACKED, WriteLoop, kvtool, run, workdir};
 
 const ROUNDS: usize = 6;
 const HTTP_CLIENTS: usize = 8;
 const WRITER_PROCESSES: usize = 2;
-
-/// A write loop in its own process, and the last write it saw acknowledged.
-struct Writer {
-    child: Child,
-    prefix: String,
-    last_acked: Arc<AtomicU64>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-/// `u64::MAX` stands for "nothing acknowledged yet".
-const NONE: u64 = u64::MAX;
-
-fn start_writer(dir: &std::path::Path, prefix: &str) -> Writer {
-    let tool = component("kvtool");
-    let mut child = wasmkv(dir)
-        .arg("run")
-        .arg(&tool)
-        .args(["set-loop", "default", prefix, "100000000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cannot start wasmkv");
-    let last_acked = Arc::new(AtomicU64::new(NONE));
-    let seen = last_acked.clone();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(n) = line.strip_prefix("acked ").and_then(|n| n.parse().ok()) {
-                seen.store(n, Ordering::SeqCst);
-            }
-        }
-    });
-    Writer {
-        child,
-        prefix: prefix.to_string(),
-        last_acked,
-        reader,
-    }
-}
 
 #[test]
 fn acknowledged_writes_survive_kill_9_at_random_moments_with_many_writers() {
@@ -72,8 +31,8 @@ fn acknowledged_writes_survive_kill_9_at_random_moments_with_many_writers() {
     let mut acked_count = 0;
     for round in 0..ROUNDS {
         let mut server = Server::start(d, "http_probe", &[]);
-        let writers: Vec<Writer> = (0..WRITER_PROCESSES)
-            .map(|w| start_writer(d, &format!("r{round}w{w}-")))
+        let writers: Vec<WriteLoop> = (0..WRITER_PROCESSES)
+            .map(|w| WriteLoop::start(d, &[], &format!("r{round}w{w}-")))
             .collect();
         let max_acked = Arc::new(AtomicU64::new(0));
         let addr = server.addr().to_string();
@@ -96,9 +55,7 @@ fn acknowledged_writes_survive_kill_9_at_random_moments_with_many_writers() {
             .collect();
         // Let the writers get going, then crash at a random moment.
         let started = Instant::now();
-        while writers
-            .iter()
-            .any(|w| w.last_acked.load(Ordering::SeqCst) == NONE)
+        while writers.iter().any(|w| w.last_acked() == NOTHING_ACKED)
             || max_acked.load(Ordering::SeqCst) == 0
         {
             assert!(
@@ -113,7 +70,7 @@ fn acknowledged_writes_survive_kill_9_at_random_moments_with_many_writers() {
         std::thread::sleep(Duration::from_millis(50 + seed % 400));
         let mut writers = writers;
         for w in &mut writers {
-            let _ = w.child.kill();
+            w.kill();
         }
         server.kill9();
         // Only now read what was acknowledged: nothing after the kill counts.
@@ -129,20 +86,19 @@ fn acknowledged_writes_survive_kill_9_at_random_moments_with_many_writers() {
             hits >= served,
             "round {round}: increment {served} was acknowledged, the count is {hits}"
         );
-        for mut w in writers {
-            let _ = w.child.wait();
-            let _ = w.reader.join();
-            let last = w.last_acked.load(Ordering::SeqCst);
-            let listed = run(d, &["kv", "list", "default", "--prefix", &w.prefix]).success();
+        for w in writers {
+            let prefix = w.prefix.clone();
+            let last = w.finish();
+            let listed = run(d, &["kv", "list", "default", "--prefix", &prefix]).success();
             let present: BTreeSet<&str> = listed.stdout.lines().collect();
             for i in 0..=last {
-                let key = format!("{}{i}", w.prefix);
+                let key = format!("{prefix}{i}");
                 assert!(
                     present.contains(key.as_str()),
                     "round {round}: acknowledged write {key} is lost (last acknowledged {last})"
                 );
             }
-            eprintln!("round {round}: {} wrote {} keys", w.prefix, last + 1);
+            eprintln!("round {round}: {prefix} wrote {} keys", last + 1);
             acked_count += last + 1;
         }
         acked_count += served;

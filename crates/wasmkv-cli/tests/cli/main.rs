@@ -18,5 +18,6 @@ mod redis;
 mod run_p3;
 mod serve;
 mod serve_p3;
+mod shared_sqlite;
 mod versions;
 mod wasmtime_compat;

@@ -204,8 +204,7 @@ fn a_write_acknowledged_by_one_server_is_read_by_the_other_during_checkpoints() 
     assert_eq!(rows_seen(&long_reader), rows_at_start + CLIENTS as i64);
 }
 
-/// A server reading one key without pause (its reads keep their WAL read
-/// lock between reads, `read_marks.rs`) while this process writes and runs
+/// A server reading one key without pause while this process writes and runs
 /// TRUNCATE checkpoints: each checkpoint still backfills every frame and
 /// empties the WAL, and every read is answered with the value.
 #[test]

@@ -131,6 +131,24 @@ impl Server {
         }
     }
 
+    /// SIGSTOP: the process stops where it is, as under `docker pause` or a
+    /// debugger, holding whatever it held.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT, after [`Server::pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.as_ref().expect("already stopped").id();
+        // SAFETY: a signal to our own child, which has not been reaped.
+        let sent = unsafe { libc::kill(pid as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "cannot send signal {signal} to {pid}");
+    }
+
     /// SIGKILL, at once: no drain, no flush, as a crash.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -5,9 +5,11 @@
 
 pub mod http;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
@@ -189,4 +191,78 @@ pub fn kvtool_peak_mib(dir: &Path, flags: &[&str], tool_args: &[&str]) -> (Run, 
         stderr: std::fs::read_to_string(stderr).unwrap(),
     };
     (run, usage.ru_maxrss as u64 / 1024)
+}
+
+/// What [`WriteLoop::last_acked`] says before the first acknowledgement.
+pub const NOTHING_ACKED: u64 = u64::MAX;
+
+/// `kvtool set-loop` in a `wasmkv run` process of its own: sets
+/// `PREFIX0`, `PREFIX1`, ... (each value its number) in bucket `default`
+/// one after another, and the last write it saw acknowledged.
+pub struct WriteLoop {
+    child: Child,
+    /// The keys' prefix.
+    pub prefix: String,
+    last_acked: Arc<AtomicU64>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WriteLoop {
+    /// Starts `wasmkv run FLAGS kvtool set-loop default PREFIX ...` in `dir`.
+    pub fn start(dir: &Path, flags: &[&str], prefix: &str) -> Self {
+        let tool = component("kvtool");
+        let mut child = wasmkv(dir)
+            .arg("run")
+            .args(flags)
+            .arg(&tool)
+            .args(["set-loop", "default", prefix, "100000000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start wasmkv");
+        let last_acked = Arc::new(AtomicU64::new(NOTHING_ACKED));
+        let seen = last_acked.clone();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(n) = line.strip_prefix("acked ").and_then(|n| n.parse().ok()) {
+                    seen.store(n, Ordering::SeqCst);
+                }
+            }
+        });
+        WriteLoop {
+            child,
+            prefix: prefix.to_string(),
+            last_acked,
+            reader: Some(reader),
+        }
+    }
+
+    /// The number of the last acknowledged write so far, or [`NOTHING_ACKED`].
+    pub fn last_acked(&self) -> u64 {
+        self.last_acked.load(Ordering::SeqCst)
+    }
+
+    /// SIGKILL, at once, as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// Kills the process if it still runs, waits for it and for its output,
+    /// and returns the last acknowledged write.
+    pub fn finish(mut self) -> u64 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.last_acked()
+    }
+}
+
+impl Drop for WriteLoop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
