@@ -1,12 +1,12 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::counter::CounterRange;
-#[allow(unused_imports)] // doc links
-use crate::error::BackendError;
-use crate::error::BackendResult;
+use crate::error::{BackendError, BackendResult};
+use crate::expiry::Expiry;
 
 /// A backend shared by every bucket, instance and thread that uses the store.
 pub type SharedBackend = Arc<dyn Backend>;
@@ -91,6 +91,55 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes every key; absent keys are skipped.
     async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()>;
 
+    /// Stores `value` under `key` as `options` say, and whether it did:
+    /// with [`SetOptions::if_absent`] it writes only when no live entry
+    /// holds the key (atomically: of two racing creators exactly one
+    /// writes). With [`SetOptions::ttl`] the entry expires that long after
+    /// the write; without it an earlier expiry is cleared. Every write gives
+    /// the entry a new [`Entry::version`].
+    ///
+    /// The default serves stores that know neither expiry nor versions: it
+    /// refuses any option rather than ignore it.
+    async fn set_with(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        options: SetOptions,
+    ) -> BackendResult<bool> {
+        if options != SetOptions::default() {
+            return Err(BackendError::unsupported(
+                self.describe(),
+                "expiry and create-if-absent",
+            ));
+        }
+        self.set(namespace, key, value).await.map(|()| true)
+    }
+
+    /// The live entry under `key` with its version, `None` when absent.
+    async fn get_entry(&self, _namespace: &str, _key: &str) -> BackendResult<Option<Entry>> {
+        Err(BackendError::unsupported(self.describe(), "versions"))
+    }
+
+    /// Stores `value` under `key` iff the live entry there meets
+    /// `condition` (every part given), atomically; otherwise changes
+    /// nothing and returns the entry as it is (`None`: absent). An absent
+    /// key meets no condition. The new value has no expiry.
+    async fn swap(
+        &self,
+        _namespace: &str,
+        _key: &str,
+        _value: Bytes,
+        _condition: &SwapCondition,
+    ) -> BackendResult<Swap> {
+        Err(BackendError::unsupported(self.describe(), "versions"))
+    }
+
+    /// When the live entry under `key` expires; `None` when absent.
+    async fn expiry(&self, _namespace: &str, _key: &str) -> BackendResult<Option<Expiry>> {
+        Err(BackendError::unsupported(self.describe(), "expiry"))
+    }
+
     /// One page of about `limit` keys, starting where `cursor` (from the
     /// previous page) left off; `None` starts at the beginning. While the
     /// namespace does not change, following the cursors lists every key
@@ -144,4 +193,52 @@ pub struct KeyPage {
     pub keys: Vec<String>,
     /// Pass back for the next page; `None` when this was the last.
     pub cursor: Option<String>,
+}
+
+/// How [`Backend::set_with`] writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetOptions {
+    /// The entry expires this long after the write; `None`: never, and an
+    /// earlier expiry is cleared.
+    pub ttl: Option<Duration>,
+    /// Write only when no live entry holds the key.
+    pub if_absent: bool,
+}
+
+/// A live entry and its version: opaque text that changes with every write
+/// of the key, by any interface and any process, so two reads with equal
+/// versions saw no write in between (A → B → A included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The stored bytes.
+    pub value: Bytes,
+    /// The version, compared for equality only.
+    pub version: String,
+}
+
+/// What a [`Backend::swap`] requires of the entry it replaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwapCondition {
+    /// The entry's version must be exactly this.
+    pub version: Option<String>,
+    /// The entry's bytes must be exactly these.
+    pub value: Option<Bytes>,
+}
+
+impl SwapCondition {
+    /// Whether `entry` meets every part of the condition.
+    pub fn met_by(&self, value: &[u8], version: &str) -> bool {
+        self.version.as_deref().is_none_or(|v| v == version)
+            && self.value.as_deref().is_none_or(|v| v == value)
+    }
+}
+
+/// What a [`Backend::swap`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swap {
+    /// The new value is stored.
+    Swapped,
+    /// The entry did not meet the condition; nothing changed. The entry as
+    /// it is, `None` when absent.
+    Stale(Option<Entry>),
 }

@@ -21,6 +21,25 @@ pub enum BackendError {
         /// The total allowed.
         max: usize,
     },
+    /// The store gave no answer in time: a lock held past the busy
+    /// timeout, a server that did not reply. Whether a write was applied is
+    /// in the message.
+    #[error("{store}: {message}")]
+    TimedOut {
+        /// Which store failed, as [`crate::Backend::describe`] gives it.
+        store: String,
+        /// The underlying cause, on one line.
+        message: String,
+    },
+    /// The store cannot do what was asked at all (a store of an embedder's
+    /// that knows no expiry, say): refused, never ignored.
+    #[error("{store}: {what} not supported by this store")]
+    Unsupported {
+        /// Which store refused.
+        store: String,
+        /// What it cannot do.
+        what: &'static str,
+    },
     /// The store could not do the operation: I/O, lock timeout, server down.
     #[error("{store}: {message}")]
     Unavailable {
@@ -32,6 +51,22 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// Builds a [`BackendError::TimedOut`], folding the cause onto one line.
+    pub fn timed_out(store: impl Into<String>, cause: impl std::fmt::Display) -> Self {
+        BackendError::TimedOut {
+            store: store.into(),
+            message: cause.to_string().replace(['\n', '\r'], " "),
+        }
+    }
+
+    /// Builds a [`BackendError::Unsupported`].
+    pub fn unsupported(store: impl Into<String>, what: &'static str) -> Self {
+        BackendError::Unsupported {
+            store: store.into(),
+            what,
+        }
+    }
+
     /// Builds an [`BackendError::Unavailable`], folding the cause onto one line.
     pub fn unavailable(store: impl Into<String>, cause: impl std::fmt::Display) -> Self {
         let message = cause.to_string().replace(['\n', '\r'], " ");

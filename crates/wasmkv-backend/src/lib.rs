@@ -15,6 +15,7 @@
 mod backend;
 pub mod counter;
 mod error;
+pub mod expiry;
 mod redact;
 mod store_url;
 
@@ -25,10 +26,13 @@ pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use backend::{Backend, ImmediateNamespace, KeyPage, SharedBackend};
+pub use backend::{
+    Backend, Entry, ImmediateNamespace, KeyPage, SetOptions, SharedBackend, Swap, SwapCondition,
+};
 pub use bytes::Bytes;
 pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};
+pub use expiry::{Clock, Expiry, ManualClock, SharedClock, SystemClock};
 pub use redact::redact_secrets;
 #[cfg(feature = "redis")]
 pub use redis::url::{RedisUrl, Topology};

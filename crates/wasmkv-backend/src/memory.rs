@@ -17,9 +17,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use foldhash::fast::RandomState;
 
-use crate::backend::{Backend, ImmediateNamespace, KeyPage, SharedBackend};
+use crate::backend::{
+    Backend, Entry, ImmediateNamespace, KeyPage, SetOptions, SharedBackend, Swap, SwapCondition,
+};
 use crate::counter::{self, CounterRange};
 use crate::error::BackendResult;
+use crate::expiry::{Expiry, SharedClock};
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 
 /// `memory:`, in `wasmkv.toml` `type = "memory"`.
@@ -54,26 +57,48 @@ impl StoreSpec for MemorySpec {
 type Namespaces = HashMap<String, Arc<MemoryNamespace>, RandomState>;
 
 /// A store held in this process's memory.
-#[derive(Default)]
 pub struct MemoryBackend {
     namespaces: Mutex<Namespaces>,
+    clock: SharedClock,
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::with_clock(crate::expiry::system_clock())
+    }
 }
 
 /// One namespace: every operation, batches included, runs under its lock
 /// and is therefore atomic.
-#[derive(Default)]
 struct MemoryNamespace {
     data: Mutex<Keys>,
 }
+
+/// Expired entries removed per write at most, beside the write itself: a
+/// store full of expired keys shrinks as it is written to, and no write
+/// pays for more than this many.
+const SWEEP_PER_WRITE: usize = 4;
 
 /// One namespace's keys: hashed for the point operations every call makes,
 /// and ordered (the same shared strings) so a listing cursor is simply the
 /// last key seen. The hasher is seeded per process, so a guest cannot pick
 /// keys that collide.
-#[derive(Default)]
 struct Keys {
-    values: HashMap<Arc<str>, Stored, RandomState>,
+    values: HashMap<Arc<str>, Slot, RandomState>,
     order: BTreeSet<Arc<str>>,
+    /// Every entry with a deadline, soonest first: exactly those slots'
+    /// `expires`, so the expired ones are found without a scan.
+    deadlines: BTreeSet<(u64, Arc<str>)>,
+    /// The version the next write gives its entry.
+    next_version: u64,
+    clock: SharedClock,
+}
+
+/// One entry: its value, its version, and when it expires.
+struct Slot {
+    value: Stored,
+    version: u64,
+    expires: Option<u64>,
 }
 
 /// A stored value. A counter stays a number between increments, so an
@@ -118,35 +143,121 @@ impl Stored {
 }
 
 impl Keys {
-    #[inline]
-    fn get(&self, key: &str) -> Option<&Stored> {
-        self.values.get(key)
-    }
-
-    /// Overwrites (the common case) allocate nothing.
-    fn put(&mut self, key: &str, value: Stored) {
-        match self.values.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => self.insert_new(key, value),
+    fn new(clock: SharedClock) -> Self {
+        Keys {
+            values: HashMap::default(),
+            order: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
+            next_version: 1,
+            clock,
         }
     }
 
-    fn insert_new(&mut self, key: &str, value: Stored) {
-        let key: Arc<str> = Arc::from(key);
-        self.order.insert(key.clone());
-        self.values.insert(key, value);
+    /// Whether a slot with deadline `expires` is still live. The clock is
+    /// read only for entries that have a deadline.
+    #[inline]
+    fn live(&self, expires: Option<u64>) -> bool {
+        expires.is_none_or(|at| at > self.clock.now_ms())
+    }
+
+    /// The live entry under `key`.
+    #[inline]
+    fn get(&self, key: &str) -> Option<&Slot> {
+        self.values.get(key).filter(|slot| self.live(slot.expires))
+    }
+
+    fn version(&mut self) -> u64 {
+        let version = self.next_version;
+        self.next_version += 1;
+        version
+    }
+
+    /// Stores `value` with a new version and deadline `expires`.
+    /// Overwrites (the common case) of entries without a deadline allocate
+    /// nothing.
+    fn put(&mut self, key: &str, value: Stored, expires: Option<u64>) {
+        let version = self.version();
+        match self.values.get_mut(key) {
+            Some(slot) => {
+                let was = slot.expires;
+                *slot = Slot {
+                    value,
+                    version,
+                    expires,
+                };
+                if was != expires {
+                    let shared = self.order.get(key).expect("ordered with its slot").clone();
+                    if let Some(at) = was {
+                        self.deadlines.remove(&(at, shared.clone()));
+                    }
+                    if let Some(at) = expires {
+                        self.deadlines.insert((at, shared));
+                    }
+                }
+            }
+            None => {
+                let key: Arc<str> = Arc::from(key);
+                self.order.insert(key.clone());
+                if let Some(at) = expires {
+                    self.deadlines.insert((at, key.clone()));
+                }
+                self.values.insert(
+                    key,
+                    Slot {
+                        value,
+                        version,
+                        expires,
+                    },
+                );
+            }
+        }
+        self.sweep();
+    }
+
+    /// A write that keeps the entry's deadline if it is live (an
+    /// increment, as Redis `INCR` keeps a TTL).
+    fn put_keeping_expiry(&mut self, key: &str, value: Stored) {
+        let expires = self.get(key).and_then(|slot| slot.expires);
+        self.put(key, value, expires);
     }
 
     fn remove(&mut self, key: &str) {
-        if self.values.remove(key).is_some() {
-            self.order.remove(key);
+        if let Some((key, slot)) = self.values.remove_entry(key) {
+            self.order.remove(&key);
+            if let Some(at) = slot.expires {
+                self.deadlines.remove(&(at, key));
+            }
         }
     }
 
-    /// Up to `limit` keys after `cursor`, and the cursor of the next page.
+    /// Removes up to [`SWEEP_PER_WRITE`] expired entries.
+    fn sweep(&mut self) {
+        let Some((first, _)) = self.deadlines.first() else {
+            return;
+        };
+        let now = self.clock.now_ms();
+        if *first > now {
+            return;
+        }
+        for _ in 0..SWEEP_PER_WRITE {
+            match self.deadlines.first() {
+                Some((at, key)) if *at <= now => {
+                    let key = key.clone();
+                    self.remove(&key);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Up to `limit` live keys after `cursor`, and the cursor of the next
+    /// page.
     fn page(&self, cursor: Option<&str>, limit: usize) -> KeyPage {
         let start = cursor.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut rest = self.order.range::<str, _>((start, Bound::Unbounded));
+        let mut rest = self
+            .order
+            .range::<str, _>((start, Bound::Unbounded))
+            .filter(|k| self.get(k).is_some());
         let keys: Vec<String> = rest
             .by_ref()
             .take(limit.max(1))
@@ -154,6 +265,13 @@ impl Keys {
             .collect();
         let cursor = rest.next().and(keys.last().cloned());
         KeyPage { keys, cursor }
+    }
+
+    fn entry(slot: &Slot) -> Entry {
+        Entry {
+            value: slot.value.to_bytes(),
+            version: slot.version.to_string(),
+        }
     }
 }
 
@@ -163,6 +281,12 @@ impl Keys {
 const COPY_UNDER_LOCK_BYTES: usize = 4096;
 
 impl MemoryNamespace {
+    fn new(clock: SharedClock) -> Self {
+        MemoryNamespace {
+            data: Mutex::new(Keys::new(clock)),
+        }
+    }
+
     /// The value under `key`: `small` copies stored bytes up to
     /// [`COPY_UNDER_LOCK_BYTES`] under the lock; anything else is taken
     /// shared, and `shared` runs after the lock is released.
@@ -172,7 +296,7 @@ impl MemoryNamespace {
         small: impl FnOnce(&[u8]) -> R,
         shared: impl FnOnce(Bytes) -> R,
     ) -> Option<R> {
-        let taken = match self.lock().get(key)? {
+        let taken = match &self.lock().get(key)?.value {
             Stored::Bytes(bytes) if bytes.len() <= COPY_UNDER_LOCK_BYTES => {
                 return Some(small(bytes));
             }
@@ -188,6 +312,31 @@ impl MemoryNamespace {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn set_with(&self, key: &str, value: Bytes, options: SetOptions) -> bool {
+        let mut keys = self.lock();
+        if options.if_absent && keys.get(key).is_some() {
+            return false;
+        }
+        let expires = options
+            .ttl
+            .map(|ttl| crate::expiry::deadline(keys.clock.now_ms(), ttl));
+        keys.put(key, Stored::Bytes(value), expires);
+        true
+    }
+
+    fn swap(&self, key: &str, value: Bytes, condition: &SwapCondition) -> Swap {
+        let mut keys = self.lock();
+        let Some(slot) = keys.get(key) else {
+            return Swap::Stale(None);
+        };
+        let current = slot.value.to_bytes();
+        if !condition.met_by(&current, &slot.version.to_string()) {
+            return Swap::Stale(Some(Keys::entry(slot)));
+        }
+        keys.put(key, Stored::Bytes(value), None);
+        Swap::Swapped
+    }
 }
 
 impl ImmediateNamespace for MemoryNamespace {
@@ -202,7 +351,7 @@ impl ImmediateNamespace for MemoryNamespace {
     }
 
     fn set(&self, key: &str, value: Bytes) -> BackendResult<()> {
-        self.lock().put(key, Stored::Bytes(value));
+        self.lock().put(key, Stored::Bytes(value), None);
         Ok(())
     }
 
@@ -215,18 +364,26 @@ impl ImmediateNamespace for MemoryNamespace {
         Ok(self.lock().get(key).is_some())
     }
 
-    /// One lookup: the counter is updated in its slot.
+    /// One lookup for a counter without a deadline: updated in its slot.
     fn increment(&self, key: &str, delta: i128, range: CounterRange) -> BackendResult<i128> {
         let mut keys = self.lock();
+        let version = keys.version();
+        let now = keys.clock.clone();
         match keys.values.get_mut(key) {
-            Some(slot) => {
-                let next = counter::next_after(Some(slot.as_counter()?), delta, range)?;
-                *slot = Stored::counter(next);
+            Some(slot) if slot.expires.is_none() => {
+                let next = counter::next_after(Some(slot.value.as_counter()?), delta, range)?;
+                slot.value = Stored::counter(next);
+                slot.version = version;
                 Ok(next)
             }
-            None => {
+            Some(slot) if slot.expires.is_some_and(|at| at > now.now_ms()) => {
+                let next = counter::next_after(Some(slot.value.as_counter()?), delta, range)?;
+                keys.put_keeping_expiry(key, Stored::counter(next));
+                Ok(next)
+            }
+            _ => {
                 let next = counter::next_after(None, delta, range)?;
-                keys.insert_new(key, Stored::counter(next));
+                keys.put(key, Stored::counter(next), None);
                 Ok(next)
             }
         }
@@ -241,11 +398,11 @@ impl ImmediateNamespace for MemoryNamespace {
         let mut keys = self.lock();
         let matches = match (keys.get(key), expected) {
             (None, None) => true,
-            (Some(stored), Some(expected)) => stored.reads_as(expected),
+            (Some(slot), Some(expected)) => slot.value.reads_as(expected),
             _ => false,
         };
         if matches {
-            keys.put(key, Stored::Bytes(new));
+            keys.put(key, Stored::Bytes(new), None);
         }
         Ok(matches)
     }
@@ -255,6 +412,14 @@ impl MemoryBackend {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose expiry reads `clock`.
+    pub fn with_clock(clock: SharedClock) -> Self {
+        MemoryBackend {
+            namespaces: Mutex::default(),
+            clock,
+        }
     }
 
     fn namespaces(&self) -> MutexGuard<'_, Namespaces> {
@@ -269,7 +434,10 @@ impl MemoryBackend {
         let mut namespaces = self.namespaces();
         match namespaces.get(name) {
             Some(ns) => ns.clone(),
-            None => namespaces.entry(name.to_string()).or_default().clone(),
+            None => namespaces
+                .entry(name.to_string())
+                .or_insert_with(|| Arc::new(MemoryNamespace::new(self.clock.clone())))
+                .clone(),
         }
     }
 
@@ -339,6 +507,40 @@ impl Backend for MemoryBackend {
             .compare_and_swap(key, expected, new)
     }
 
+    async fn set_with(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        options: SetOptions,
+    ) -> BackendResult<bool> {
+        Ok(self.namespace(namespace).set_with(key, value, options))
+    }
+
+    async fn get_entry(&self, namespace: &str, key: &str) -> BackendResult<Option<Entry>> {
+        Ok(self
+            .existing(namespace)
+            .and_then(|ns| ns.lock().get(key).map(Keys::entry)))
+    }
+
+    async fn swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        condition: &SwapCondition,
+    ) -> BackendResult<Swap> {
+        Ok(self.namespace(namespace).swap(key, value, condition))
+    }
+
+    async fn expiry(&self, namespace: &str, key: &str) -> BackendResult<Option<Expiry>> {
+        Ok(self.existing(namespace).and_then(|ns| {
+            ns.lock()
+                .get(key)
+                .map(|slot| slot.expires.map_or(Expiry::Never, Expiry::At))
+        }))
+    }
+
     async fn get_many(
         &self,
         namespace: &str,
@@ -351,7 +553,7 @@ impl Backend for MemoryBackend {
         let data = ns.lock();
         let values: Vec<Option<Bytes>> = keys
             .iter()
-            .map(|k| data.get(k).map(Stored::to_bytes))
+            .map(|k| data.get(k).map(|slot| slot.value.to_bytes()))
             .collect();
         // Shared bytes, not copies: the sizes can be summed after the lookup.
         crate::check_total(values.iter().flatten().map(Bytes::len), max_total)?;
@@ -362,7 +564,7 @@ impl Backend for MemoryBackend {
         let ns = self.namespace(namespace);
         let mut data = ns.lock();
         for (key, value) in items {
-            data.put(&key, Stored::Bytes(value));
+            data.put(&key, Stored::Bytes(value), None);
         }
         Ok(())
     }
@@ -402,7 +604,7 @@ mod tests {
 
     #[test]
     fn a_counter_kept_as_a_number_reads_and_compares_as_its_decimal() {
-        let ns = MemoryNamespace::default();
+        let ns = MemoryNamespace::new(crate::expiry::system_clock());
         assert_eq!(ns.increment("c", -5, CounterRange::I64).unwrap(), -5);
         assert_eq!(read(&ns, "c"), Some(b"-5".to_vec()));
         let swap = |expected: &[u8], new: &'static [u8]| {
@@ -417,7 +619,7 @@ mod tests {
 
     #[test]
     fn counters_beyond_i64_stay_exact() {
-        let ns = MemoryNamespace::default();
+        let ns = MemoryNamespace::new(crate::expiry::system_clock());
         ns.set("big", Bytes::from_static(b"18446744073709551614"))
             .unwrap();
         let max = i128::from(u64::MAX);
@@ -429,7 +631,7 @@ mod tests {
 
     #[test]
     fn values_past_the_copy_threshold_come_back_whole() {
-        let ns = MemoryNamespace::default();
+        let ns = MemoryNamespace::new(crate::expiry::system_clock());
         let big: Vec<u8> = (0..COPY_UNDER_LOCK_BYTES * 3).map(|i| i as u8).collect();
         ns.set("big", Bytes::from(big.clone())).unwrap();
         assert_eq!(read(&ns, "big"), Some(big));

@@ -1,17 +1,25 @@
+use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
-use ::redis::{Cmd, RedisError, RedisResult, cmd};
+use ::redis::cluster_routing::Slot;
+use ::redis::{Cmd, RedisError, RedisResult, Value, cmd};
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::connection::{Connection, Delivery, Node};
 use super::keyspace::Keyspace;
 use super::lua::Lua;
-use super::replicated::{Replication, Unconfirmed};
+use super::replicated::{Replication, Unconfirmed, operation_id};
 use super::url::{RedisUrl, Topology};
-use crate::backend::{Backend, KeyPage};
+use crate::backend::{Backend, Entry, KeyPage, SetOptions, Swap, SwapCondition};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
+use crate::expiry::{Clock, Expiry, SystemClock};
+
+/// How much longer than the store's timeout a round trip may take before
+/// it is given up as unanswered: see [`RedisBackend::bounded`].
+const RESPONSE_MARGIN: Duration = Duration::from_millis(50);
 
 /// A store in Redis or Redis Cluster, shared by every process that uses the
 /// same URL and prefix.
@@ -21,6 +29,9 @@ pub struct RedisBackend {
     conn: Connection,
     increment: Lua,
     compare_and_swap: Lua,
+    write: Lua,
+    current: Lua,
+    swap: Lua,
     /// Set by `wait_replicas`: every write goes through it.
     replication: Option<Replication>,
 }
@@ -57,8 +68,14 @@ impl RedisBackend {
             conn,
             increment: Lua::new(include_str!("increment.lua")),
             compare_and_swap: Lua::new(include_str!("compare_and_swap.lua")),
+            write: Lua::new(include_str!("write.lua")),
+            current: Lua::new(include_str!("current.lua")),
+            swap: Lua::new(include_str!("swap.lua")),
         };
         backend.warn_of_missing_replicas().await;
+        // Every write names a version key, found through a table of hash
+        // tags built on first use: build it now, not in the first write.
+        backend.keyspace.version_key("");
         Ok(backend)
     }
 
@@ -109,7 +126,12 @@ impl RedisBackend {
         delivery: Delivery,
         request: impl Future<Output = RedisResult<T>>,
     ) -> BackendResult<T> {
-        let outcome = tokio::time::timeout(self.url.timeout, request).await;
+        // A little past the connection's own response timeout (the same
+        // duration), so a command that reached a slow server ends as that
+        // timeout (`timeout` to a guest), and this one, with the message
+        // below, only when no connection could be had in time (`store
+        // unavailable`).
+        let outcome = tokio::time::timeout(self.url.timeout + RESPONSE_MARGIN, request).await;
         self.settle(delivery, outcome)
     }
 
@@ -124,8 +146,12 @@ impl RedisBackend {
             Delivery::Idempotent => "",
             Delivery::AtMostOnce => "; it may or may not have been applied",
         };
+        let store = self.url.to_string();
         match outcome {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if e.is_timeout() => {
+                Err(BackendError::timed_out(store, format_args!("{e}{unsure}")))
+            }
             Ok(Err(e)) if lost_in_flight(&e) => Err(self.error(format_args!("{e}{unsure}"))),
             Ok(Err(e)) => Err(self.error(e)),
             Err(_) => Err(self.error(format_args!(
@@ -163,50 +189,96 @@ impl RedisBackend {
         }
     }
 
-    /// Plain writes (`set` with values, `del` without) under
-    /// `wait_replicas`: one recorded script for all the keys, or on a
-    /// cluster one per key (a script's keys share a slot), run at once.
-    async fn write_replicated(
+    /// Runs `lua` on `keys` with `args` in one round trip.
+    async fn script<T: ::redis::FromRedisValue>(
         &self,
-        replication: &Replication,
-        keys: Vec<String>,
-        values: Option<Vec<Bytes>>,
-    ) -> BackendResult<()> {
-        let args = |values: &[Bytes]| -> Vec<Vec<u8>> {
-            let verb: &[u8] = if values.is_empty() { b"del" } else { b"set" };
-            std::iter::once(verb.to_vec())
-                .chain(values.iter().map(|v| v.to_vec()))
-                .collect()
-        };
-        let values = values.unwrap_or_default();
-        let script = &replication.write;
-        if self.url.topology != Topology::Cluster || keys.len() == 1 {
-            let args = args(&values);
-            return self
-                .replicated::<i64>(replication, script, keys, args)
-                .await
-                .map(drop);
+        lua: &Lua,
+        keys: &[String],
+        args: &[Vec<u8>],
+        delivery: Delivery,
+    ) -> BackendResult<T> {
+        let mut call = lua.script.prepare_invoke();
+        for key in keys {
+            call.key(key);
         }
-        let writes = keys.into_iter().enumerate().map(|(i, key)| {
-            let value = values.get(i).cloned().into_iter().collect::<Vec<_>>();
-            self.replicated::<i64>(replication, script, vec![key], args(&value))
-        });
-        futures::future::try_join_all(writes).await.map(drop)
+        for arg in args {
+            call.arg(arg);
+        }
+        let eval = lua.call(true, keys, args);
+        self.bounded(delivery, self.conn.invoke(&call, &eval, delivery))
+            .await
     }
 
-    /// INCRBY, for signed 64-bit counters: Redis's own rules (canonical
-    /// decimal, i64 range, overflow refused with the value unchanged) are
-    /// exactly wasmkv's there. `None` when Redis refused.
-    async fn increment_by(&self, key: &str, delta: i64) -> BackendResult<Option<i64>> {
-        let incrby = cmd("INCRBY").arg(key).arg(delta).clone();
-        let request = self.conn.query(&incrby, Delivery::AtMostOnce);
-        let outcome = tokio::time::timeout(self.url.timeout, request).await;
-        if let Ok(Err(e)) = &outcome
-            && is_counter_refusal(e)
-        {
-            return Ok(None);
+    /// A data key and its version key, as the scripts take them.
+    fn with_version(&self, key: String) -> [String; 2] {
+        let version = self.keyspace.version_key(&key);
+        [key, version]
+    }
+
+    /// `write.lua`'s `verb` (`set`, `del`, `create`) on the data keys
+    /// `keys`, each with its version key, storing `values` with `ttl`:
+    /// recorded and confirmed by replicas under `wait_replicas`; one script
+    /// call for all the keys, or on a cluster one per hash slot (a script's
+    /// keys share a slot), run at once. The reply of the last call.
+    async fn write_keys(
+        &self,
+        verb: &str,
+        keys: Vec<String>,
+        values: Vec<Bytes>,
+        ttl: Option<Duration>,
+        delivery: Delivery,
+    ) -> BackendResult<i64> {
+        let ttl = ttl.map_or(0, crate::expiry::ttl_ms);
+        let groups: Vec<Vec<(String, Option<Bytes>)>> = {
+            let mut values = values.into_iter();
+            let pairs = keys.into_iter().map(|k| (k, values.next()));
+            if self.url.topology == Topology::Cluster {
+                let mut by_slot: HashMap<Slot, Vec<_>> = HashMap::new();
+                for (key, value) in pairs {
+                    by_slot
+                        .entry(Slot::for_key(&key))
+                        .or_default()
+                        .push((key, value));
+                }
+                by_slot.into_values().collect()
+            } else {
+                vec![pairs.collect()]
+            }
+        };
+        let calls = groups.into_iter().map(|group| {
+            let mut args = vec![verb.as_bytes().to_vec(), ttl.to_string().into_bytes()];
+            let mut keys = Vec::with_capacity(group.len() * 2);
+            for (key, value) in group {
+                keys.extend(self.with_version(key));
+                args.extend(value.map(|v| v.to_vec()));
+            }
+            async move {
+                match &self.replication {
+                    Some(replication) => {
+                        self.replicated::<i64>(replication, &replication.write, keys, args)
+                            .await
+                    }
+                    None => self.script(&self.write, &keys, &args, delivery).await,
+                }
+            }
+        });
+        let replies = futures::future::try_join_all(calls).await?;
+        Ok(replies.last().copied().unwrap_or(1))
+    }
+
+    /// An entry from `current.lua`'s or `swap.lua`'s `{value, version}`;
+    /// `None` for an empty reply (absent).
+    fn entry_of(&self, reply: Vec<Vec<u8>>) -> BackendResult<Option<Entry>> {
+        let mut reply = reply.into_iter();
+        match (reply.next(), reply.next()) {
+            (None, _) => Ok(None),
+            (Some(value), Some(version)) => Ok(Some(Entry {
+                value: Bytes::from(value),
+                version: String::from_utf8(version)
+                    .map_err(|_| self.error("a version key holds text that is not UTF-8"))?,
+            })),
+            (Some(_), None) => Err(self.error("an entry came back without its version")),
         }
-        self.settle(Delivery::AtMostOnce, outcome).map(Some)
     }
 
     /// The counter from `increment.lua`'s reply, or its refusal worded.
@@ -245,11 +317,6 @@ fn lost_in_flight(e: &RedisError) -> bool {
     e.is_timeout() || (e.is_io_error() && !e.is_connection_refusal())
 }
 
-fn is_counter_refusal(e: &RedisError) -> bool {
-    let detail = e.detail().unwrap_or_default();
-    e.code() == Some("ERR") && (detail.contains("not an integer") || detail.contains("overflow"))
-}
-
 #[async_trait]
 impl Backend for RedisBackend {
     fn describe(&self) -> String {
@@ -267,32 +334,17 @@ impl Backend for RedisBackend {
     }
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
-        if let Some(replication) = &self.replication {
-            let key = self.keyspace.key(namespace, key);
-            return self
-                .write_replicated(replication, vec![key], Some(vec![value]))
-                .await;
-        }
-        self.query(
-            Delivery::Idempotent,
-            cmd("SET")
-                .arg(self.keyspace.key(namespace, key))
-                .arg(&value[..]),
-        )
-        .await
+        let key = self.keyspace.key(namespace, key);
+        self.write_keys("set", vec![key], vec![value], None, Delivery::Idempotent)
+            .await
+            .map(drop)
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
-        if let Some(replication) = &self.replication {
-            let key = self.keyspace.key(namespace, key);
-            return self.write_replicated(replication, vec![key], None).await;
-        }
-        self.query::<i64>(
-            Delivery::Idempotent,
-            cmd("DEL").arg(self.keyspace.key(namespace, key)),
-        )
-        .await
-        .map(drop)
+        let key = self.keyspace.key(namespace, key);
+        self.write_keys("del", vec![key], Vec::new(), None, Delivery::Idempotent)
+            .await
+            .map(drop)
     }
 
     async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
@@ -305,6 +357,8 @@ impl Backend for RedisBackend {
         Ok(found > 0)
     }
 
+    /// Exact decimal arithmetic and range checks inside Redis, in a Lua
+    /// script that also keeps the entry's TTL and drops its version.
     async fn increment(
         &self,
         namespace: &str,
@@ -312,37 +366,22 @@ impl Backend for RedisBackend {
         delta: i128,
         range: CounterRange,
     ) -> BackendResult<i128> {
-        let key = self.keyspace.key(namespace, key);
-        let args = [delta, range.min, range.max].map(counter::encode);
-        if let Some(replication) = &self.replication {
-            let args = args.iter().map(|a| a.clone().into_bytes()).collect();
-            let reply = self
-                .replicated(replication, &replication.increment, vec![key], args)
-                .await?;
-            return self.increment_reply(reply, delta, range);
-        }
-        if let (true, Ok(delta64)) = (range == CounterRange::I64, i64::try_from(delta)) {
-            return match self.increment_by(&key, delta64).await? {
-                Some(next) => Ok(next.into()),
-                None => {
-                    let stored: Option<Vec<u8>> = self
-                        .query(Delivery::Idempotent, cmd("GET").arg(&key))
-                        .await?;
-                    Err(self.refusal(stored.as_deref(), delta, range))
-                }
-            };
-        }
-        // The u64 range (and anything INCRBY cannot express) needs exact
-        // decimal arithmetic and range checks inside Redis: a Lua script.
-        let mut call = self.increment.script.key(&key);
-        call.arg(&args);
-        let eval = self.increment.eval(&key, &args);
-        let reply = self
-            .bounded(
-                Delivery::AtMostOnce,
-                self.conn.invoke(&call, &eval, Delivery::AtMostOnce),
-            )
-            .await?;
+        let keys = self
+            .with_version(self.keyspace.key(namespace, key))
+            .to_vec();
+        let args: Vec<Vec<u8>> = [delta, range.min, range.max]
+            .map(|n| counter::encode(n).into_bytes())
+            .to_vec();
+        let reply = match &self.replication {
+            Some(replication) => {
+                self.replicated(replication, &replication.increment, keys, args)
+                    .await?
+            }
+            None => {
+                self.script(&self.increment, &keys, &args, Delivery::AtMostOnce)
+                    .await?
+            }
+        };
         self.increment_reply(reply, delta, range)
     }
 
@@ -354,43 +393,114 @@ impl Backend for RedisBackend {
         new: Bytes,
     ) -> BackendResult<bool> {
         let key = self.keyspace.key(namespace, key);
-        if let Some(replication) = &self.replication {
-            let (script, args) = match expected {
-                None => (&replication.write, vec![b"create".to_vec(), new.to_vec()]),
-                Some(expected) => (
-                    &replication.compare_and_swap,
-                    vec![expected.to_vec(), new.to_vec()],
-                ),
-            };
-            let swapped: i64 = self
-                .replicated(replication, script, vec![key], args)
+        let Some(expected) = expected else {
+            let created = self
+                .write_keys("create", vec![key], vec![new], None, Delivery::AtMostOnce)
                 .await?;
-            return Ok(swapped == 1);
-        }
-        match expected {
+            return Ok(created == 1);
+        };
+        let keys = self.with_version(key).to_vec();
+        let args = vec![expected.to_vec(), new.to_vec()];
+        let swapped: i64 = match &self.replication {
+            Some(replication) => {
+                self.replicated(replication, &replication.compare_and_swap, keys, args)
+                    .await?
+            }
             None => {
-                let set: Option<String> = self
-                    .query(
-                        Delivery::AtMostOnce,
-                        cmd("SET").arg(&key).arg(&new[..]).arg("NX"),
-                    )
-                    .await?;
-                Ok(set.is_some())
+                self.script(&self.compare_and_swap, &keys, &args, Delivery::AtMostOnce)
+                    .await?
             }
-            Some(expected) => {
-                let args = [expected, &new[..]];
-                let mut call = self.compare_and_swap.script.key(&key);
-                call.arg(&args);
-                let eval = self.compare_and_swap.eval(&key, &args);
-                let swapped: i64 = self
-                    .bounded(
-                        Delivery::AtMostOnce,
-                        self.conn.invoke(&call, &eval, Delivery::AtMostOnce),
-                    )
-                    .await?;
-                Ok(swapped == 1)
+        };
+        Ok(swapped == 1)
+    }
+
+    async fn set_with(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        options: SetOptions,
+    ) -> BackendResult<bool> {
+        let key = self.keyspace.key(namespace, key);
+        let (verb, delivery) = match options.if_absent {
+            true => ("create", Delivery::AtMostOnce),
+            false => ("set", Delivery::Idempotent),
+        };
+        let written = self
+            .write_keys(verb, vec![key], vec![value], options.ttl, delivery)
+            .await?;
+        Ok(written == 1)
+    }
+
+    /// Reading a version may give the entry one (`current.lua`): run
+    /// again, it finds that one, so this is safe to send twice.
+    async fn get_entry(&self, namespace: &str, key: &str) -> BackendResult<Option<Entry>> {
+        let keys = self.with_version(self.keyspace.key(namespace, key));
+        let args = [operation_id().into_bytes()];
+        let reply: Vec<Vec<u8>> = self
+            .script(&self.current, &keys, &args, Delivery::Idempotent)
+            .await?;
+        self.entry_of(reply)
+    }
+
+    async fn swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        condition: &SwapCondition,
+    ) -> BackendResult<Swap> {
+        let keys = self
+            .with_version(self.keyspace.key(namespace, key))
+            .to_vec();
+        let flag = |given: bool| if given { b"1".to_vec() } else { b"0".to_vec() };
+        let args = vec![
+            value.to_vec(),
+            operation_id().into_bytes(),
+            flag(condition.version.is_some()),
+            condition.version.clone().unwrap_or_default().into_bytes(),
+            flag(condition.value.is_some()),
+            condition.value.as_deref().unwrap_or_default().to_vec(),
+        ];
+        let reply: Vec<Value> = match &self.replication {
+            Some(replication) => {
+                self.replicated(replication, &replication.swap, keys, args)
+                    .await?
             }
+            None => {
+                self.script(&self.swap, &keys, &args, Delivery::AtMostOnce)
+                    .await?
+            }
+        };
+        let mut reply = reply.into_iter();
+        let swapped: i64 = match reply.next() {
+            Some(first) => ::redis::from_redis_value(first).map_err(|e| self.error(e))?,
+            None => return Err(self.error("the swap script gave no reply")),
+        };
+        if swapped == 1 {
+            return Ok(Swap::Swapped);
         }
+        let rest: Vec<Vec<u8>> = reply
+            .map(::redis::from_redis_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))?;
+        Ok(Swap::Stale(self.entry_of(rest)?))
+    }
+
+    async fn expiry(&self, namespace: &str, key: &str) -> BackendResult<Option<Expiry>> {
+        let left: i64 = self
+            .query(
+                Delivery::Idempotent,
+                cmd("PTTL").arg(self.keyspace.key(namespace, key)),
+            )
+            .await?;
+        Ok(match left {
+            -2 => None,
+            -1 => Some(Expiry::Never),
+            ms => Some(Expiry::At(
+                SystemClock.now_ms().saturating_add(ms.max(0) as u64),
+            )),
+        })
     }
 
     async fn get_many(
@@ -437,34 +547,23 @@ impl Backend for RedisBackend {
         if items.is_empty() {
             return Ok(());
         }
-        if let Some(replication) = &self.replication {
-            let (keys, values) = items
-                .into_iter()
-                .map(|(key, value)| (self.keyspace.key(namespace, &key), value))
-                .unzip();
-            return self.write_replicated(replication, keys, Some(values)).await;
-        }
-        let mut mset = cmd("MSET");
-        for (key, value) in &items {
-            mset.arg(self.keyspace.key(namespace, key)).arg(&value[..]);
-        }
-        self.query(Delivery::Idempotent, &mset).await
+        let (keys, values) = items
+            .into_iter()
+            .map(|(key, value)| (self.keyspace.key(namespace, &key), value))
+            .unzip();
+        self.write_keys("set", keys, values, None, Delivery::Idempotent)
+            .await
+            .map(drop)
     }
 
     async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()> {
         if keys.is_empty() {
             return Ok(());
         }
-        if let Some(replication) = &self.replication {
-            let keys = self.keyspace.keys(namespace, keys);
-            return self.write_replicated(replication, keys, None).await;
-        }
-        self.query::<i64>(
-            Delivery::Idempotent,
-            cmd("DEL").arg(self.keyspace.keys(namespace, keys)),
-        )
-        .await
-        .map(drop)
+        let keys = self.keyspace.keys(namespace, keys);
+        self.write_keys("del", keys, Vec::new(), None, Delivery::Idempotent)
+            .await
+            .map(drop)
     }
 
     /// Pages are SCAN calls; the cursor is `NODE:SCAN-CURSOR:SKIP`, walking

@@ -1,7 +1,7 @@
 -- Atomic increment of a canonical decimal counter, in exact decimal string
 -- arithmetic (Lua numbers are doubles and would round past 2^53).
 --
--- KEYS[1]  the counter
+-- KEYS[1]  the counter, KEYS[2] its version key (current.lua)
 -- ARGV[1]  delta, canonical decimal (may be negative)
 -- ARGV[2]  smallest allowed value, ARGV[3] largest allowed value
 --
@@ -95,5 +95,7 @@ local result = add(current, ARGV[1])
 if not inside(result) then
   return {0, current}
 end
-redis.call('SET', KEYS[1], result)
+-- KEEPTTL: an increment keeps the entry's expiry, as INCRBY does.
+redis.call('SET', KEYS[1], result, 'KEEPTTL')
+redis.call('DEL', KEYS[2])
 return {1, result}

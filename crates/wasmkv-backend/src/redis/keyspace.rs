@@ -68,15 +68,29 @@ impl Keyspace {
     /// see records: the bucket length that follows the prefix is never
     /// `once`.
     pub fn record(&self, key: &str, operation: &str) -> String {
+        self.in_slot_of(key, "once", operation)
+    }
+
+    /// The version key of data key `key` (see `current.lua`): `PREFIX` +
+    /// `ver:{TAG}:` + `key`, in the same cluster slot as `key` so one script
+    /// can write both. Every wasmkv write of `key` deletes it; listings
+    /// never see it, as they never see records.
+    pub fn version_key(&self, key: &str) -> String {
+        self.in_slot_of(key, "ver", key)
+    }
+
+    /// `PREFIX` + `KIND:{TAG}:` + `rest`, where `{TAG}` is a hash tag that
+    /// puts it in `key`'s cluster slot.
+    fn in_slot_of(&self, key: &str, kind: &str, rest: &str) -> String {
         let slot = Slot::for_key(key);
         let tag = slot_tags()[&slot];
-        let record = format!("{}once:{{{tag}}}:{operation}", self.prefix);
-        if Slot::for_key(&record) == slot {
-            record
+        let beside = format!("{}{kind}:{{{tag}}}:{rest}", self.prefix);
+        if Slot::for_key(&beside) == slot {
+            beside
         } else {
             // The prefix holds a brace that captures the hash tag: put ours
             // first, where it is the one Redis reads.
-            format!("{{{tag}}}{}once:{operation}", self.prefix)
+            format!("{{{tag}}}{}{kind}:{rest}", self.prefix)
         }
     }
 
@@ -133,19 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn a_record_shares_its_keys_slot_whatever_the_prefix() {
+    fn records_and_version_keys_share_their_keys_slot_whatever_the_prefix() {
         for prefix in ["wasmkv:", "{app}:", "a{b", "}{", ""] {
             let ks = Keyspace::new(prefix);
             for key in ["visits", "{user1}:n", "a}b", "{", "é"] {
                 let key = ks.key("default", key);
                 let record = ks.record(&key, "op-1");
-                assert_eq!(
-                    Slot::for_key(&record),
-                    Slot::for_key(&key),
-                    "{record} {key}"
-                );
+                let version = ks.version_key(&key);
+                for beside in [&record, &version] {
+                    assert_eq!(Slot::for_key(beside), Slot::for_key(&key), "{beside} {key}");
+                    assert_eq!(ks.user_key("default", beside.as_bytes()), None);
+                }
                 assert!(record.contains("op-1"));
-                assert_eq!(ks.user_key("default", record.as_bytes()), None);
+                assert!(version.ends_with(&key) || version.contains(&key));
+                assert_ne!(version, ks.version_key(&ks.key("default", "other")));
             }
         }
     }

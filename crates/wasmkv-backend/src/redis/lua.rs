@@ -27,11 +27,6 @@ impl Lua {
         &self.code
     }
 
-    /// `EVAL CODE 1 KEY ARGS...`.
-    pub fn eval(&self, key: &str, args: &[impl ToRedisArgs]) -> Cmd {
-        self.call(true, &[key], args)
-    }
-
     /// `EVALSHA HASH N KEYS... ARGS...`, or with `text` the same as `EVAL`.
     pub fn call(&self, text: bool, keys: &[impl ToRedisArgs], args: &[impl ToRedisArgs]) -> Cmd {
         let (name, script) = if text {

@@ -2,13 +2,17 @@
 //! through Redis Sentinel (`redis-sentinel://`, `rediss-sentinel://`) or a
 //! Redis Cluster (`redis-cluster://`, `rediss-cluster://`).
 //!
-//! Every operation is one round trip, done atomically by Redis itself:
-//! increment and compare-and-swap are Lua scripts, batches are single MGET /
-//! MSET / DEL commands. Counters stay plain decimal strings (`redis-cli GET`
-//! shows them). On a cluster the client splits MGET / MSET / DEL by hash slot
-//! and sends the groups concurrently; each group is atomic on its own, the
-//! batch as a whole is not. With `wait_replicas` every write is instead a
-//! recorded script followed by `WAIT` ([`replicated`]).
+//! Every operation is one round trip, done atomically by Redis itself. Reads
+//! are plain commands (GET, EXISTS, MGET, SCAN). Every write is a Lua script
+//! that writes the value's key and deletes its version key beside it (in
+//! the same cluster slot): a version is kept only for entries read through
+//! the versioned compare-and-swap, and every write by wasmkv, through any
+//! interface, drops it (`current.lua`). Values stay plain strings, counters
+//! plain decimals (`redis-cli GET` shows them), expiry is Redis's own
+//! (`SET … PX`; increments keep it with `KEEPTTL`). On a cluster batches
+//! are split by hash slot and the groups sent concurrently; each group is
+//! atomic on its own, the batch as a whole is not. With `wait_replicas`
+//! every write is a recorded script followed by `WAIT` ([`replicated`]).
 
 pub mod url;
 

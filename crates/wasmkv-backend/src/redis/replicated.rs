@@ -59,6 +59,8 @@ pub(super) struct Replication {
     pub compare_and_swap: Lua,
     /// `write.lua` (set, delete, create), recorded.
     pub write: Lua,
+    /// `swap.lua`, recorded.
+    pub swap: Lua,
 }
 
 /// A write's Lua body inside `once.lua`.
@@ -84,6 +86,7 @@ impl Replication {
             increment: once(include_str!("increment.lua")),
             compare_and_swap: once(include_str!("compare_and_swap.lua")),
             write: once(include_str!("write.lua")),
+            swap: once(include_str!("swap.lua")),
         }
     }
 
@@ -158,7 +161,7 @@ fn worth_resending(e: &RedisError) -> bool {
 
 /// An id no other write of any process shares: 128 random bits for this
 /// process, then a count.
-fn operation_id() -> String {
+pub(super) fn operation_id() -> String {
     static PROCESS: OnceLock<(u64, u64)> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let (a, b) = PROCESS.get_or_init(|| {
@@ -194,7 +197,7 @@ mod tests {
     #[test]
     fn every_body_fits_the_wrapper() {
         let r = Replication::new(1, Duration::from_secs(1));
-        for script in [&r.increment, &r.compare_and_swap, &r.write] {
+        for script in [&r.increment, &r.compare_and_swap, &r.write, &r.swap] {
             assert!(!script.code().contains("--BODY--"));
             assert!(script.code().contains("local function operation()"));
         }

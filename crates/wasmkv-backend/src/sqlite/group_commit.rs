@@ -36,6 +36,10 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
 
+/// Work the writer does in every group's transaction before its writes:
+/// bounded, and never a reason to fail them (an error is logged and undone).
+pub(super) type Housekeeping = Box<dyn FnMut(&Connection) -> rusqlite::Result<()> + Send>;
+
 /// The handle writes are sent through. Dropping it closes the queue and
 /// waits for the thread to commit what was already queued, so closing a
 /// store never strands a write that is still waiting for its group.
@@ -55,13 +59,18 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on its own connection.
-    pub(super) fn start(conn: Connection, store: String) -> std::io::Result<Self> {
+    /// Starts the writer thread on its own connection, doing `housekeeping`
+    /// in every group.
+    pub(super) fn start(
+        conn: Connection,
+        store: String,
+        housekeeping: Housekeeping,
+    ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel();
         let name = store.clone();
         let thread = std::thread::Builder::new()
             .name("wasmkv-sqlite-writer".into())
-            .spawn(move || write_groups(conn, queue, &name))?;
+            .spawn(move || write_groups(conn, queue, &name, housekeeping))?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
@@ -98,7 +107,12 @@ impl Writer {
     }
 }
 
-fn write_groups(mut conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>, store: &str) {
+fn write_groups(
+    mut conn: Connection,
+    queue: mpsc::Receiver<Box<dyn Job>>,
+    store: &str,
+    mut housekeeping: Housekeeping,
+) {
     while let Ok(first) = next_job(&queue) {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -107,7 +121,7 @@ fn write_groups(mut conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>, store
                 Err(_) => break,
             }
         }
-        let commit = commit_group(&mut conn, &mut group);
+        let commit = commit_group(&mut conn, &mut group, &mut housekeeping, store);
         if let Err(e) = &commit {
             tracing::warn!(target: "wasmkv::sqlite", "{store}: group of {} writes failed: {e}", group.len());
         }
@@ -134,10 +148,26 @@ fn next_job(queue: &mpsc::Receiver<Box<dyn Job>>) -> Result<Box<dyn Job>, mpsc::
     queue.recv()
 }
 
-fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(), String> {
-    let mut tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| super::explain(&e))?;
+fn commit_group(
+    conn: &mut Connection,
+    group: &mut [Box<dyn Job>],
+    housekeeping: &mut Housekeeping,
+    store: &str,
+) -> Result<(), String> {
+    let mut tx = begin(conn)?;
+    let tidied = tx.savepoint().and_then(|savepoint| {
+        housekeeping(&savepoint)?;
+        savepoint.commit()
+    });
+    if let Err(e) = tidied {
+        tracing::warn!(target: "wasmkv::sqlite", "{store}: housekeeping failed, writes go on: {}", super::explain(&e));
+        if tx.is_autocommit() {
+            // SQLite rolled the transaction back: nothing of the group has
+            // run yet, so start it again.
+            drop(tx);
+            tx = begin(conn)?;
+        }
+    }
     for job in group.iter_mut() {
         let failure = job.apply(&mut tx);
         if tx.is_autocommit() {
@@ -148,6 +178,11 @@ fn commit_group(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> Result<(),
         }
     }
     tx.commit().map_err(|e| super::explain(&e))
+}
+
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>, String> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| super::explain(&e))
 }
 
 struct Pending<T, F> {
@@ -218,6 +253,10 @@ mod tests {
         (job, answer)
     }
 
+    fn nothing() -> Housekeeping {
+        Box::new(|_| Ok(()))
+    }
+
     fn insert(key: &'static str) -> impl FnOnce(&Connection) -> Result<(), OpError> + Send {
         move |conn| {
             conn.execute("INSERT INTO t (k) VALUES (?1)", [key])?;
@@ -246,7 +285,7 @@ mod tests {
         let (c, c_answer) = job(insert("c"));
         let mut group = vec![a, fault, c];
 
-        let commit = commit_group(&mut conn, &mut group);
+        let commit = commit_group(&mut conn, &mut group, &mut nothing(), "test");
         let message = commit.clone().unwrap_err();
         assert!(message.contains("disk is full"), "{message}");
         for job in group {
@@ -271,7 +310,7 @@ mod tests {
         let (dup, dup_answer) = job(insert("a"));
         let (c, c_answer) = job(insert("c"));
         let mut group = vec![a, dup, c];
-        let commit = commit_group(&mut conn, &mut group);
+        let commit = commit_group(&mut conn, &mut group, &mut nothing(), "test");
         assert!(commit.is_ok());
         for job in group {
             job.finish(commit.as_ref().map(|_| ()).map_err(String::as_str));

@@ -23,6 +23,8 @@
 mod group_commit;
 mod nowait;
 mod reader;
+mod rows;
+mod schema;
 #[cfg(target_os = "linux")]
 mod syscalls;
 
@@ -34,13 +36,15 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 use self::reader::{Bounds, INLINE_BATCH_KEYS, INLINE_VALUE_BYTES, Inline};
+use self::rows::Deadline;
 
-use crate::backend::{Backend, KeyPage, SharedBackend};
+use crate::backend::{Backend, Entry, KeyPage, SetOptions, SharedBackend, Swap, SwapCondition};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
+use crate::expiry::{Expiry, SharedClock};
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 
 /// `sqlite:PATH`, in `wasmkv.toml` `type = "sqlite"` with `path`.
@@ -94,6 +98,8 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// See [`Durability`].
     pub durability: Durability,
+    /// Where expiry reads the time: the system clock, or a test's.
+    pub clock: SharedClock,
 }
 
 impl Default for SqliteOptions {
@@ -101,6 +107,7 @@ impl Default for SqliteOptions {
         Self {
             busy_timeout: Duration::from_secs(10),
             durability: Durability::Full,
+            clock: crate::expiry::system_clock(),
         }
     }
 }
@@ -118,6 +125,11 @@ struct Inner {
     idle: Mutex<Vec<Connection>>,
 }
 
+/// Expired rows each commit removes at most, beside its writes: a file full
+/// of expired entries shrinks as it is written to, and no commit pays for
+/// more than this many (found through the expiry index, not a scan).
+const EXPIRED_PER_COMMIT: usize = 64;
+
 /// The size a WAL is cut back to when a writer starts it over
 /// (`journal_size_limit`): SQLite's automatic checkpoint runs at 1000 pages
 /// (about 4 MiB of 4 KiB pages), so a WAL in use stays about that size, and
@@ -125,13 +137,6 @@ struct Inner {
 /// read) shrinks to this at its next restart instead of keeping its
 /// largest size on disk for good.
 const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (
-    bucket TEXT NOT NULL,
-    key    TEXT NOT NULL,
-    value  BLOB NOT NULL,
-    PRIMARY KEY (bucket, key)
-)";
 
 impl SqliteBackend {
     /// Opens (creating if needed) the store at `path`, with its parent folders.
@@ -158,8 +163,13 @@ impl SqliteBackend {
         }
         let conn = inner.connect()?;
         inner.idle.lock().expect("fresh mutex").push(conn);
-        let writer = group_commit::Writer::start(inner.connect()?, inner.describe())
-            .map_err(|e| inner.error(format_args!("cannot start the writer thread: {e}")))?;
+        let clock = inner.clock();
+        let remove_expired: group_commit::Housekeeping = Box::new(move |conn| {
+            rows::remove_expired(conn, now_of(&clock), EXPIRED_PER_COMMIT).map(drop)
+        });
+        let writer =
+            group_commit::Writer::start(inner.connect()?, inner.describe(), remove_expired)
+                .map_err(|e| inner.error(format_args!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(inner),
             writer,
@@ -186,6 +196,15 @@ impl SqliteBackend {
 }
 
 impl Inner {
+    /// The time expiry compares with, now.
+    fn now(&self) -> i64 {
+        now_of(&self.options.clock)
+    }
+
+    fn clock(&self) -> SharedClock {
+        self.options.clock.clone()
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }
@@ -226,7 +245,7 @@ impl Inner {
     }
 
     fn try_connect(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open(&self.path)?;
+        let mut conn = Connection::open(&self.path)?;
         conn.busy_timeout(self.options.busy_timeout)?;
         let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -238,8 +257,7 @@ impl Inner {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        conn.execute(SCHEMA, [])?;
-        check_schema(&conn)?;
+        schema::set_up(&mut conn)?;
         Ok(conn)
     }
 
@@ -287,26 +305,6 @@ impl From<counter::CounterError> for OpError {
     fn from(e: counter::CounterError) -> Self {
         OpError::Backend(e.into())
     }
-}
-
-/// Refuses a file whose `kv` table some other program made: wasmkv would
-/// otherwise start, then fail (or write nonsense) at the first call.
-fn check_schema(conn: &Connection) -> rusqlite::Result<()> {
-    let mut columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('kv')")?
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    columns.sort();
-    if columns != ["bucket", "key", "value"] {
-        return Err(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
-            Some(format!(
-                "the file already has a table `kv` that is not wasmkv's (columns: {}); give wasmkv a file of its own",
-                columns.join(", ")
-            )),
-        ));
-    }
-    Ok(())
 }
 
 /// SQLite's message with what it means for a wasmkv user and what to do.
@@ -366,145 +364,6 @@ fn not_a_shared_file(path: &Path) -> Option<String> {
     }
 }
 
-fn read(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.prepare_cached("SELECT value FROM kv WHERE bucket = ?1 AND key = ?2")?
-        .query_row(params![ns, key], |row| row.get(0))
-        .optional()
-}
-
-/// Reads a value's stored length and, when that is at most `?3` bytes, the
-/// value (SQLite keeps a value's length in the row header, so a larger
-/// value is not read).
-const SIZED_READ: &str = "SELECT length(value), CASE WHEN length(value) <= ?3 THEN value END
-     FROM kv WHERE bucket = ?1 AND key = ?2";
-
-/// The stored length of `key`'s value and, when that is at most `room`
-/// bytes, the value; `None` when the key is absent. `stmt` is
-/// [`SIZED_READ`], prepared once for a whole batch.
-fn sized_read(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    ns: &str,
-    key: &str,
-    room: u64,
-) -> rusqlite::Result<Option<(u64, Option<Vec<u8>>)>> {
-    let room = i64::try_from(room).unwrap_or(i64::MAX);
-    let row: Option<(i64, Option<Vec<u8>>)> = stmt
-        .query_row(params![ns, key, room], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
-    Ok(row.map(|(len, value)| (u64::try_from(len).unwrap_or(0), value)))
-}
-
-/// The value under `key` if it is at most `limit` bytes: `Some(None)` when
-/// absent, `None` when larger (its bytes are not read).
-fn read_at_most(
-    conn: &Connection,
-    ns: &str,
-    key: &str,
-    limit: usize,
-) -> rusqlite::Result<Option<Option<Vec<u8>>>> {
-    Ok(
-        match sized_read(&mut conn.prepare_cached(SIZED_READ)?, ns, key, limit as u64)? {
-            None => Some(None),
-            Some((_, Some(value))) => Some(Some(value)),
-            Some((_, None)) => None,
-        },
-    )
-}
-
-fn contains(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM kv WHERE bucket = ?1 AND key = ?2")?
-        .exists(params![ns, key])
-}
-
-/// `keys`' values in one read transaction (one snapshot), one statement per
-/// key that returns the value's length and, only while the bytes read so
-/// far leave room for it, the value. `Ok(None)` when the values are
-/// together over `bounds`' bytes (those past it are not read) or its time
-/// ran out first, and the engine's refusal when over `max_total` (summed
-/// from lengths only).
-fn read_many(
-    conn: &Connection,
-    ns: &str,
-    keys: &[String],
-    max_total: usize,
-    bounds: Bounds,
-) -> Result<Option<Vec<Option<Bytes>>>, OpError> {
-    let tx = conn.unchecked_transaction()?;
-    let budget = max_total.min(bounds.bytes()) as u64;
-    let (mut total, mut complete) = (0u64, true);
-    let mut values = Vec::with_capacity(keys.len());
-    let mut stmt = tx.prepare_cached(SIZED_READ)?;
-    for key in keys {
-        if bounds.out_of_time() {
-            return Ok(None);
-        }
-        match sized_read(&mut stmt, ns, key, budget.saturating_sub(total))? {
-            None => values.push(None),
-            Some((len, value)) => {
-                total = total.saturating_add(len);
-                match value {
-                    Some(value) if complete => values.push(Some(Bytes::from(value))),
-                    _ => complete = false,
-                }
-            }
-        }
-    }
-    drop(stmt);
-    tx.commit()?;
-    let total = usize::try_from(total).unwrap_or(usize::MAX);
-    crate::check_total([total], max_total).map_err(OpError::Backend)?;
-    Ok(complete.then_some(values))
-}
-
-/// A page of at most `limit` keys after `after` (keyset pagination on the
-/// `(bucket, key)` primary key, in byte order); `None` when the page is
-/// over `bounds`' bytes of keys or its time ran out first.
-fn key_page(
-    conn: &Connection,
-    ns: &str,
-    after: Option<&str>,
-    limit: usize,
-    bounds: Bounds,
-) -> rusqlite::Result<Option<KeyPage>> {
-    // One more than the page, to know whether another page follows.
-    let fetch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1;
-    let mut stmt = conn.prepare_cached(
-        "SELECT key FROM kv WHERE bucket = ?1 AND (?2 IS NULL OR key > ?2)
-         ORDER BY key LIMIT ?3",
-    )?;
-    let mut rows = stmt.query(params![ns, after, fetch])?;
-    let (mut keys, mut bytes) = (Vec::new(), 0usize);
-    while let Some(row) = rows.next()? {
-        let key: String = row.get(0)?;
-        bytes = bytes.saturating_add(key.len());
-        if bytes > bounds.bytes() || bounds.out_of_time() {
-            return Ok(None);
-        }
-        keys.push(key);
-    }
-    let more = keys.len() as i64 == fetch;
-    if more {
-        keys.pop();
-    }
-    let cursor = more.then(|| keys.last().cloned()).flatten();
-    Ok(Some(KeyPage { keys, cursor }))
-}
-
-fn write(conn: &Connection, ns: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO kv (bucket, key, value) VALUES (?1, ?2, ?3)
-         ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute(params![ns, key, value])?;
-    Ok(())
-}
-
-fn remove(conn: &Connection, ns: &str, key: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM kv WHERE bucket = ?1 AND key = ?2")?
-        .execute(params![ns, key])?;
-    Ok(())
-}
-
 #[async_trait]
 impl Backend for SqliteBackend {
     fn describe(&self) -> String {
@@ -512,42 +371,52 @@ impl Backend for SqliteBackend {
     }
 
     async fn get(&self, namespace: &str, key: &str) -> BackendResult<Option<Bytes>> {
+        let now = self.inner.now();
         let here = reader::read(&self.inner, |conn| {
-            Ok(read_at_most(conn, namespace, key, INLINE_VALUE_BYTES)?)
+            Ok(rows::read_at_most(
+                conn,
+                namespace,
+                key,
+                INLINE_VALUE_BYTES,
+                now,
+            )?)
         });
         if let Inline::Done(value) = here {
             return self.inner.answer(value.map(|v| v.map(Bytes::from)));
         }
         let (ns, key) = (namespace.to_string(), key.to_string());
-        self.run(move |conn| Ok(read(conn, &ns, &key)?.map(Bytes::from)))
+        self.run(move |conn| Ok(rows::value(conn, &ns, &key, now)?.map(Bytes::from)))
             .await
     }
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
         let (ns, key) = (namespace.to_string(), key.to_string());
         self.writer
-            .submit(move |conn| Ok(write(conn, &ns, &key, &value)?))
+            .submit(move |conn| Ok(rows::write(conn, &ns, &key, &value, None)?))
             .await
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
         let (ns, key) = (namespace.to_string(), key.to_string());
         self.writer
-            .submit(move |conn| Ok(remove(conn, &ns, &key)?))
+            .submit(move |conn| Ok(rows::remove(conn, &ns, &key)?))
             .await
     }
 
     async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
+        let now = self.inner.now();
         let here = reader::read(&self.inner, |conn| {
-            Ok(Some(contains(conn, namespace, key)?))
+            Ok(Some(rows::contains(conn, namespace, key, now)?))
         });
         if let Inline::Done(found) = here {
             return self.inner.answer(found);
         }
         let (ns, key) = (namespace.to_string(), key.to_string());
-        self.run(move |conn| Ok(contains(conn, &ns, &key)?)).await
+        self.run(move |conn| Ok(rows::contains(conn, &ns, &key, now)?))
+            .await
     }
 
+    /// Keeps a live entry's deadline, as Redis `INCR` keeps a TTL.
     async fn increment(
         &self,
         namespace: &str,
@@ -555,12 +424,15 @@ impl Backend for SqliteBackend {
         delta: i128,
         range: CounterRange,
     ) -> BackendResult<i128> {
-        let (ns, key) = (namespace.to_string(), key.to_string());
+        let (ns, key, clock) = (namespace.to_string(), key.to_string(), self.inner.clock());
         self.writer
             .submit(move |conn| {
-                let current = read(conn, &ns, &key)?;
+                let (current, expires) = match rows::read(conn, &ns, &key, now_of(&clock))? {
+                    Some((value, expires)) => (Some(value), expires),
+                    None => (None, None),
+                };
                 let next = counter::next_value(current.as_deref(), delta, range)?;
-                write(conn, &ns, &key, counter::encode(next).as_bytes())?;
+                rows::write(conn, &ns, &key, counter::encode(next).as_bytes(), expires)?;
                 Ok(next)
             })
             .await
@@ -573,17 +445,84 @@ impl Backend for SqliteBackend {
         expected: Option<&[u8]>,
         new: Bytes,
     ) -> BackendResult<bool> {
-        let (ns, key) = (namespace.to_string(), key.to_string());
+        let (ns, key, clock) = (namespace.to_string(), key.to_string(), self.inner.clock());
         let expected = expected.map(<[u8]>::to_vec);
         self.writer
             .submit(move |conn| {
-                if read(conn, &ns, &key)? != expected {
+                if rows::value(conn, &ns, &key, now_of(&clock))? != expected {
                     return Ok(false);
                 }
-                write(conn, &ns, &key, &new)?;
+                rows::write(conn, &ns, &key, &new, None)?;
                 Ok(true)
             })
             .await
+    }
+
+    async fn set_with(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        options: SetOptions,
+    ) -> BackendResult<bool> {
+        let (ns, key, clock) = (namespace.to_string(), key.to_string(), self.inner.clock());
+        self.writer
+            .submit(move |conn| {
+                let now = now_of(&clock);
+                let expires: Deadline = options
+                    .ttl
+                    .map(|ttl| crate::expiry::deadline(now as u64, ttl) as i64);
+                if options.if_absent {
+                    return Ok(rows::create(conn, &ns, &key, &value, expires, now)?);
+                }
+                rows::write(conn, &ns, &key, &value, expires)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn get_entry(&self, namespace: &str, key: &str) -> BackendResult<Option<Entry>> {
+        let now = self.inner.now();
+        let here = reader::read(&self.inner, |conn| {
+            Ok(Some(rows::entry(conn, namespace, key, now)?))
+        });
+        if let Inline::Done(entry) = here {
+            return self.inner.answer(entry);
+        }
+        let (ns, key) = (namespace.to_string(), key.to_string());
+        self.run(move |conn| Ok(rows::entry(conn, &ns, &key, now)?))
+            .await
+    }
+
+    async fn swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        condition: &SwapCondition,
+    ) -> BackendResult<Swap> {
+        let (ns, key, clock) = (namespace.to_string(), key.to_string(), self.inner.clock());
+        let condition = condition.clone();
+        self.writer
+            .submit(move |conn| {
+                let Some(entry) = rows::entry(conn, &ns, &key, now_of(&clock))? else {
+                    return Ok(Swap::Stale(None));
+                };
+                if !condition.met_by(&entry.value, &entry.version) {
+                    return Ok(Swap::Stale(Some(entry)));
+                }
+                rows::write(conn, &ns, &key, &value, None)?;
+                Ok(Swap::Swapped)
+            })
+            .await
+    }
+
+    async fn expiry(&self, namespace: &str, key: &str) -> BackendResult<Option<Expiry>> {
+        let (ns, key, now) = (namespace.to_string(), key.to_string(), self.inner.now());
+        let deadline = self
+            .run(move |conn| Ok(rows::deadline(conn, &ns, &key, now)?))
+            .await?;
+        Ok(deadline.map(|at| at.map_or(Expiry::Never, |at| Expiry::At(at.max(0) as u64))))
     }
 
     async fn get_many(
@@ -592,9 +531,10 @@ impl Backend for SqliteBackend {
         keys: &[String],
         max_total: usize,
     ) -> BackendResult<Vec<Option<Bytes>>> {
+        let now = self.inner.now();
         if keys.len() <= INLINE_BATCH_KEYS {
             let here = reader::read(&self.inner, |conn| {
-                read_many(conn, namespace, keys, max_total, Bounds::inline())
+                rows::read_many(conn, namespace, keys, max_total, Bounds::inline(), now)
             });
             if let Inline::Done(values) = here {
                 return self.inner.answer(values);
@@ -602,7 +542,7 @@ impl Backend for SqliteBackend {
         }
         let (ns, keys) = (namespace.to_string(), keys.to_vec());
         self.run(move |conn| {
-            read_many(conn, &ns, &keys, max_total, Bounds::NONE)
+            rows::read_many(conn, &ns, &keys, max_total, Bounds::NONE, now)
                 .map(|values| values.unwrap_or_default())
         })
         .await
@@ -613,7 +553,7 @@ impl Backend for SqliteBackend {
         self.writer
             .submit(move |conn| {
                 for (key, value) in &items {
-                    write(conn, &ns, key, value)?;
+                    rows::write(conn, &ns, key, value, None)?;
                 }
                 Ok(())
             })
@@ -625,7 +565,7 @@ impl Backend for SqliteBackend {
         self.writer
             .submit(move |conn| {
                 for key in &keys {
-                    remove(conn, &ns, key)?;
+                    rows::remove(conn, &ns, key)?;
                 }
                 Ok(())
             })
@@ -638,8 +578,16 @@ impl Backend for SqliteBackend {
         cursor: Option<&str>,
         limit: usize,
     ) -> BackendResult<KeyPage> {
+        let now = self.inner.now();
         let here = reader::read(&self.inner, |conn| {
-            Ok(key_page(conn, namespace, cursor, limit, Bounds::inline())?)
+            Ok(rows::key_page(
+                conn,
+                namespace,
+                cursor,
+                limit,
+                Bounds::inline(),
+                now,
+            )?)
         });
         if let Inline::Done(page) = here {
             return self.inner.answer(page);
@@ -647,14 +595,17 @@ impl Backend for SqliteBackend {
         let (ns, after) = (namespace.to_string(), cursor.map(str::to_string));
         self.run(move |conn| {
             Ok(
-                key_page(conn, &ns, after.as_deref(), limit, Bounds::NONE)?.unwrap_or(KeyPage {
-                    keys: Vec::new(),
-                    cursor: None,
-                }),
+                rows::key_page(conn, &ns, after.as_deref(), limit, Bounds::NONE, now)?
+                    .unwrap_or_default(),
             )
         })
         .await
     }
+}
+
+/// The clock's time as SQLite compares it.
+fn now_of(clock: &SharedClock) -> i64 {
+    i64::try_from(clock.now_ms()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -1101,8 +1052,9 @@ mod tests {
             let inner = db.inner.clone();
             std::thread::spawn(move || {
                 while read_rx.recv().is_ok() {
-                    let read =
-                        reader::read(&inner, |conn| Ok(read_at_most(conn, "ns", "k1000", 1024)?));
+                    let read = reader::read(&inner, |conn| {
+                        Ok(rows::read_at_most(conn, "ns", "k1000", 1024, 0)?)
+                    });
                     answers_tx.send(read).unwrap();
                 }
             })
@@ -1168,18 +1120,22 @@ mod tests {
         let conn = db.inner.try_connect_reader().unwrap();
         let spent = Bounds::inline_for(Duration::ZERO);
         assert_eq!(
-            read_many(&conn, "ns", &keys, usize::MAX, spent).unwrap(),
+            rows::read_many(&conn, "ns", &keys, usize::MAX, spent, 0).unwrap(),
             None
         );
-        assert!(key_page(&conn, "ns", None, 1000, spent).unwrap().is_none());
+        assert!(
+            rows::key_page(&conn, "ns", None, 1000, spent, 0)
+                .unwrap()
+                .is_none()
+        );
         let stopped = reader::read(&db.inner, |conn| {
-            read_many(conn, "ns", &keys, usize::MAX, spent)
+            rows::read_many(conn, "ns", &keys, usize::MAX, spent, 0)
         });
         assert!(matches!(stopped, Inline::Elsewhere));
 
-        let whole = read_many(&conn, "ns", &keys, usize::MAX, Bounds::NONE).unwrap();
+        let whole = rows::read_many(&conn, "ns", &keys, usize::MAX, Bounds::NONE, 0).unwrap();
         assert_eq!(whole, Some(expected.clone()));
-        let page = key_page(&conn, "ns", None, 1000, Bounds::NONE)
+        let page = rows::key_page(&conn, "ns", None, 1000, Bounds::NONE, 0)
             .unwrap()
             .unwrap();
         assert_eq!(page.keys, keys);
