@@ -45,6 +45,13 @@ pub struct StoreArgs {
     #[arg(long = "bucket", value_name = "NAME[=STORE]")]
     pub buckets: Vec<String>,
 
+    /// Give buckets opened through an import labelled LABEL (a component's
+    /// `import LABEL: wasmcloud:keyvalue/store@0.2.0`) store STORE; grants
+    /// still decide which names may be opened. An unmapped label uses the
+    /// store its bucket's grant names, as an unlabelled import does.
+    #[arg(long = "label", value_name = "LABEL=STORE")]
+    pub labels: Vec<String>,
+
     /// Read stores, grants and limits from this file
     /// (default: ./wasmkv.toml when present).
     #[arg(long, value_name = "FILE")]

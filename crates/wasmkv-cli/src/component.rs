@@ -81,6 +81,8 @@ pub fn base_config(interruptible: bool, generation: Generation) -> wasmtime::Con
     // Off for 0.2: the engine then refuses component-model async, which is
     // how `load` tells the generations apart.
     config.concurrency_support(generation == Generation::P3);
+    // Labelled imports (`import cache: wasmcloud:keyvalue/store@0.2.0`).
+    config.wasm_component_model_implements(true);
     if let Ok(cache) = wasmtime::Cache::from_file(None) {
         config.cache(Some(cache));
     }

@@ -26,6 +26,9 @@ struct ConfigFile {
     stores: BTreeMap<String, StoreConfig>,
     #[serde(default)]
     buckets: BTreeMap<String, String>,
+    /// Import label → store (`--label`).
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
     #[serde(default)]
     limits: LimitsConfig,
 }
@@ -67,6 +70,7 @@ struct LimitsConfig {
 pub struct Setup {
     stores: BTreeMap<String, StoreUrl>,
     grants: Grants,
+    labels: BTreeMap<String, String>,
     limits: Limits,
 }
 
@@ -85,6 +89,7 @@ impl Setup {
         };
         let (mut stores, mut grants, mut limits) =
             (BTreeMap::new(), Grants::new(), Limits::default());
+        let mut labels = BTreeMap::new();
         if let Some((path, file)) = file {
             let base = path.parent().unwrap_or(Path::new(""));
             for (name, store) in file.stores {
@@ -94,6 +99,7 @@ impl Setup {
             for (bucket, store) in file.buckets {
                 grants.grant(bucket, store);
             }
+            labels.extend(file.labels);
             let set = |slot: &mut usize, value: Option<usize>| *slot = value.unwrap_or(*slot);
             set(&mut limits.max_key_bytes, file.limits.max_key_bytes);
             set(&mut limits.max_value_bytes, file.limits.max_value_bytes);
@@ -133,10 +139,19 @@ impl Setup {
             }
             grants.grant(bucket, store);
         }
+        for flag in &args.labels {
+            match flag.split_once('=') {
+                Some((label, store)) if !label.is_empty() && !store.is_empty() => {
+                    labels.insert(label.to_string(), store.to_string());
+                }
+                _ => bail!("--label {flag:?}: expected LABEL=STORE, e.g. --label cache=redis"),
+            }
+        }
         if grants.is_empty() {
             grants.grant(DEFAULT_STORE, DEFAULT_STORE);
         }
-        let default_used = grants.iter().any(|(_, store)| store == DEFAULT_STORE);
+        let default_used = grants.iter().any(|(_, store)| store == DEFAULT_STORE)
+            || labels.values().any(|store| store == DEFAULT_STORE);
         if default_used && !stores.contains_key(DEFAULT_STORE) {
             stores.insert(
                 DEFAULT_STORE.to_string(),
@@ -146,6 +161,7 @@ impl Setup {
         Ok(Self {
             stores,
             grants,
+            labels,
             limits,
         })
     }
@@ -174,6 +190,9 @@ impl Setup {
             .denial_hint(crate::grant_hint::for_bucket);
         for (name, url) in self.stores {
             builder = builder.store_url(name, url);
+        }
+        for (label, store) in self.labels {
+            builder = builder.label(label, store);
         }
         Ok(builder.build().await?)
     }

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use wasmkv_backend::{
-    BackendError, BackendResult, Bytes, CounterRange, ImmediateNamespace, KeyPage, SharedBackend,
-    counter,
+    BackendError, BackendResult, Bytes, CounterRange, Entry, Expiry, ImmediateNamespace, KeyPage,
+    SetOptions, SharedBackend, Swap, SwapCondition, counter,
 };
 
 use crate::budget::{Charge, HostBudget};
@@ -175,6 +175,63 @@ impl Bucket {
                 .await
             }
         }
+    }
+
+    /// Stores `value` under `key` as `options` say, and whether it did: with
+    /// `if_absent`, false when a live entry already holds the key. A TTL of
+    /// zero is refused: an entry that is expired when written is a mistake.
+    pub async fn set_with(
+        &self,
+        key: &str,
+        value: Bytes,
+        options: SetOptions,
+    ) -> Result<bool, KvError> {
+        self.check_single(Op::Set, key, Some(&value))?;
+        if options.ttl.is_some_and(|ttl| ttl.is_zero()) {
+            return Err(self.err(
+                Op::Set,
+                Some(key),
+                Cause::InvalidValue("ttl-ms is 0; give at least 1, or none for no expiry".into()),
+            ));
+        }
+        let call = self.backend.set_with(&self.name, key, value, options);
+        self.on_backend(Op::Set, key, call).await
+    }
+
+    /// The live entry under `key` with its version, `None` when absent.
+    pub async fn current(&self, key: &str) -> Result<Option<Entry>, KvError> {
+        self.check_single(Op::Current, key, None)?;
+        self.on_backend(Op::Current, key, self.backend.get_entry(&self.name, key))
+            .await
+    }
+
+    /// Stores `value` under `key` iff the live entry meets `condition`,
+    /// which must name a version, bytes, or both.
+    pub async fn swap(
+        &self,
+        key: &str,
+        value: Bytes,
+        condition: &SwapCondition,
+    ) -> Result<Swap, KvError> {
+        self.check_single(Op::Swap, key, Some(&value))?;
+        if condition.version.is_none() && condition.value.is_none() {
+            return Err(self.err(
+                Op::Swap,
+                Some(key),
+                Cause::InvalidValue(
+                    "cas-options names neither require-version nor require-value".into(),
+                ),
+            ));
+        }
+        let call = self.backend.swap(&self.name, key, value, condition);
+        self.on_backend(Op::Swap, key, call).await
+    }
+
+    /// When the live entry under `key` expires, `None` when absent.
+    pub async fn expiry(&self, key: &str) -> Result<Option<Expiry>, KvError> {
+        self.check_single(Op::Expiry, key, None)?;
+        self.on_backend(Op::Expiry, key, self.backend.expiry(&self.name, key))
+            .await
     }
 
     /// [`Bucket::increment`] over `u64` counters (the seed world and

@@ -19,6 +19,9 @@ pub struct Engine {
 
 struct Inner {
     stores: BTreeMap<String, SharedBackend>,
+    /// Import label → store, for components that import a store interface
+    /// under a name of their own (`import cache: wasmcloud:keyvalue/store`).
+    labels: BTreeMap<String, String>,
     grants: Grants,
     limits: Limits,
     denial_hint: Option<DenialHint>,
@@ -42,6 +45,16 @@ pub enum EngineBuildError {
         /// The missing store.
         store: String,
     },
+    /// An import label names a store that is not configured.
+    #[error(
+        "import label {label:?} is given store {store:?}, which is not configured; add `--store {store}=URL`"
+    )]
+    UnknownLabelStore {
+        /// The label.
+        label: String,
+        /// The missing store.
+        store: String,
+    },
     /// A configured store could not be opened.
     #[error("store {name:?} ({url}) cannot be opened: {cause}")]
     OpenStore {
@@ -60,6 +73,7 @@ pub enum EngineBuildError {
 #[derive(Default)]
 pub struct EngineBuilder {
     stores: BTreeMap<String, StoreSource>,
+    labels: BTreeMap<String, String>,
     grants: Grants,
     limits: Limits,
     denial_hint: Option<DenialHint>,
@@ -88,6 +102,14 @@ impl EngineBuilder {
     /// Grants bucket `bucket` (`"*"` for every name) in store `store`.
     pub fn grant(mut self, bucket: impl Into<String>, store: impl Into<String>) -> Self {
         self.grants.grant(bucket, store);
+        self
+    }
+
+    /// Sends buckets opened through the import labelled `label` to store
+    /// `store` (grants still decide which names may be opened). A label with
+    /// no store, like an unlabelled import, uses the store the grant names.
+    pub fn label(mut self, label: impl Into<String>, store: impl Into<String>) -> Self {
+        self.labels.insert(label.into(), store.into());
         self
     }
 
@@ -124,6 +146,14 @@ impl EngineBuilder {
                 });
             }
         }
+        for (label, store) in &self.labels {
+            if !self.stores.contains_key(store) {
+                return Err(EngineBuildError::UnknownLabelStore {
+                    label: label.clone(),
+                    store: store.clone(),
+                });
+            }
+        }
         let mut stores = BTreeMap::new();
         for (name, source) in self.stores {
             let backend = match source {
@@ -143,6 +173,7 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(Inner {
                 stores,
+                labels: self.labels,
                 grants: self.grants,
                 limits: self.limits,
                 denial_hint: self.denial_hint,
@@ -160,6 +191,13 @@ impl Engine {
     /// Resolves bucket `name` through the grants; this is the only way a
     /// guest reaches a store.
     pub fn open_bucket(&self, name: &str) -> Result<Bucket, KvError> {
+        self.open_bucket_labelled(name, None)
+    }
+
+    /// As [`Engine::open_bucket`], for an import labelled `label`: the
+    /// bucket must be granted as any other, and lives in the label's store
+    /// when the label has one.
+    pub fn open_bucket_labelled(&self, name: &str, label: Option<&str>) -> Result<Bucket, KvError> {
         // A bucket name is stored with every key: bound it as keys are.
         let max = self.inner.limits.max_key_bytes;
         if name.len() > max {
@@ -184,6 +222,9 @@ impl Engine {
                 },
             )
         })?;
+        let store_name = label
+            .and_then(|label| self.inner.labels.get(label))
+            .map_or(store_name, String::as_str);
         let backend = self.inner.stores[store_name].clone();
         Ok(Bucket::new(name, backend, self.inner.limits))
     }

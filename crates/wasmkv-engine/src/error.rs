@@ -29,6 +29,12 @@ pub enum Op {
     Keys,
     /// Listing one page of keys.
     ListKeys,
+    /// Reading an entry with its version.
+    Current,
+    /// A versioned compare-and-swap.
+    Swap,
+    /// Reading when an entry expires.
+    Expiry,
     /// Writing a value body before it is stored.
     WriteValue,
     /// Reading a value body.
@@ -51,6 +57,9 @@ impl Op {
             Op::DeleteMany => "delete-many",
             Op::Keys => "keys",
             Op::ListKeys => "list-keys",
+            Op::Current => "current",
+            Op::Swap => "swap",
+            Op::Expiry => "ttl",
             Op::WriteValue => "outgoing-value-write-body",
             Op::ReadValue => "incoming-value-consume",
         }
@@ -99,6 +108,45 @@ pub enum Cause {
     /// The backend failed: I/O, lock timeout, server down.
     #[error("store unavailable: {0}")]
     Backend(BackendError),
+}
+
+/// What kind of failure a [`Cause`] is, for interfaces that name kinds
+/// rather than carry a message (`wasmcloud:keyvalue`'s `error` cases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The bucket is not granted.
+    AccessDenied,
+    /// The guest's input is wrong: a key, a cursor, an option, a counter
+    /// that is not one.
+    InvalidArgument,
+    /// Over a size or count limit.
+    QuotaExceeded,
+    /// The store did not answer in time.
+    Timeout,
+    /// The store could not be reached or failed.
+    StoreUnavailable,
+    /// The store cannot do this at all.
+    Unsupported,
+}
+
+impl Cause {
+    /// The kind of failure this is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Cause::AccessDenied { .. } => Kind::AccessDenied,
+            Cause::InvalidKey(_) | Cause::InvalidValue(_) | Cause::Counter(_) => {
+                Kind::InvalidArgument
+            }
+            Cause::ValueTooLarge { .. } | Cause::TooMany { .. } => Kind::QuotaExceeded,
+            Cause::Backend(e) => match e {
+                BackendError::TooLarge { .. } => Kind::QuotaExceeded,
+                BackendError::Counter(_) => Kind::InvalidArgument,
+                BackendError::TimedOut { .. } => Kind::Timeout,
+                BackendError::Unsupported { .. } => Kind::Unsupported,
+                BackendError::Unavailable { .. } => Kind::StoreUnavailable,
+            },
+        }
+    }
 }
 
 impl From<BackendError> for Cause {

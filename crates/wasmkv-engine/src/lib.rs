@@ -20,12 +20,13 @@ mod validate;
 pub use bucket::{Bucket, ImmediateBucket};
 pub use budget::{Charge, HostBudget};
 pub use engine::{DenialHint, Engine, EngineBuildError, EngineBuilder};
-pub use error::{Cause, KvError, Op, preview};
+pub use error::{Cause, Kind, KvError, Op, preview};
 pub use grants::Grants;
 pub use limits::Limits;
 /// The process-wide opt-in for SQLite reads that never wait for the disk
 /// (see its own docs): the `wasmkv` binary takes it, the library never does.
 pub use wasmkv_backend::sqlite::install_nowait_reads as install_sqlite_nowait_reads;
 pub use wasmkv_backend::{
-    Backend, BackendError, BackendResult, Bytes, CounterRange, KeyPage, SharedBackend, StoreUrl,
+    Backend, BackendError, BackendResult, Bytes, CounterRange, Entry, Expiry, KeyPage, SetOptions,
+    SharedBackend, StoreUrl, Swap, SwapCondition,
 };

@@ -72,6 +72,7 @@ mod immediate;
 mod link_errors;
 pub mod seed;
 mod value;
+pub mod wasmcloud;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 
@@ -136,8 +137,10 @@ pub trait WasmKvView: Send {
     fn keyvalue(&mut self) -> WasmKv<'_>;
 }
 
-/// Adds every `wasi:keyvalue` version wasmkv serves, and the
-/// `wasi:io@0.2.0-rc-2023-11-10` interfaces their value streams use.
+/// Adds every `wasi:keyvalue` version wasmkv serves, the
+/// `wasi:io@0.2.0-rc-2023-11-10` interfaces their value streams use, and,
+/// on an engine with concurrency support (WASI 0.3),
+/// `wasmcloud:keyvalue@0.2.0`.
 ///
 /// Components also need `wasi:io@0.2.x` and `wasi:cli` for stdio: add them
 /// with `wasmtime_wasi::p2::add_to_linker_async`; both versions share one
@@ -161,17 +164,21 @@ pub fn add_to_linker_for<T: WasmKvView + 'static>(
 }
 
 /// What [`add_to_linker_with`] links, beyond every version wasmkv serves.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
     shape: draft2::GetManyShape,
     never_waits: bool,
+    store_labels: Vec<String>,
 }
 
 impl LinkOptions {
     /// `0.2.0-draft2`'s `batch.get-many` in the shape `component` imports
     /// (the spec's or Spin's).
+    /// `wasmcloud:keyvalue/store` under every label `component` imports it
+    /// by, too.
     pub fn component(mut self, engine: &wasmtime::Engine, component: &Component) -> Self {
         self.shape = draft2::GetManyShape::of(engine, component);
+        self.store_labels = wasmcloud::store_labels(engine, component);
         self
     }
 
@@ -194,5 +201,11 @@ pub fn add_to_linker_with<T: WasmKvView + 'static>(
 ) -> wasmtime::Result<()> {
     seed::add_to_linker(linker)?;
     draft::add_to_linker_for_stores(linker, options.never_waits)?;
-    draft2::add_to_linker(linker, options.shape)
+    draft2::add_to_linker(linker, options.shape)?;
+    // Its functions are async: only an engine with concurrency support
+    // (WASI 0.3's) can run them, and only such a component imports them.
+    if linker.engine().get_concurrency_support() {
+        wasmcloud::add_to_linker(linker, &options.store_labels)?;
+    }
+    Ok(())
 }

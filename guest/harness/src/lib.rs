@@ -39,7 +39,17 @@ pub struct Harness {
 impl Harness {
     /// Runs one named check.
     pub fn check(&mut self, name: &str, f: impl FnOnce() -> Outcome) {
-        match f() {
+        self.record(name, f());
+    }
+
+    /// Runs one named check that awaits.
+    pub async fn check_async(&mut self, name: &str, f: impl std::future::Future<Output = Outcome>) {
+        let outcome = f.await;
+        self.record(name, outcome);
+    }
+
+    fn record(&mut self, name: &str, outcome: Outcome) {
+        match outcome {
             Ok(()) => {
                 self.passed += 1;
                 println!("ok - {name}");

@@ -27,6 +27,8 @@ mod http_common;
 #[cfg(feature = "p3")]
 pub mod p3;
 mod stream;
+#[cfg(feature = "p3")]
+pub mod wasmcloud;
 
 /// The raw bindings generated from the seed WIT, for anything this crate
 /// does not wrap.

@@ -44,6 +44,14 @@ const DRAFT2_SPIN: Suite = Suite {
     min_checks: 7,
 };
 
+/// `wasmcloud:keyvalue@0.2.0`, a WASI 0.3 command of its own (the interface
+/// is async: there is no 0.2 build).
+const WASMCLOUD: Suite = Suite {
+    component: "conformance_wasmcloud",
+    grants: &["--bucket", "wasmcloud"],
+    min_checks: 11,
+};
+
 fn conformance(store: &str) -> String {
     run_suite(&SEED, store)
 }
@@ -59,11 +67,13 @@ fn p3(suite: &Suite) -> Suite {
     }
 }
 
-/// Every suite as a 0.3 command on one store, one after the other.
+/// Every suite as a 0.3 command on one store, one after the other, and
+/// the interface only 0.3 components import.
 fn p3_suites(store: &str) {
     for suite in [&SEED, &DRAFT, &DRAFT2, &DRAFT2_SPIN] {
         run_suite(&p3(suite), store);
     }
+    run_suite(&WASMCLOUD, store);
 }
 
 #[test]

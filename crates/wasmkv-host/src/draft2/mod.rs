@@ -8,7 +8,7 @@
 
 mod atomics;
 mod batch;
-mod ops;
+pub(crate) mod ops;
 mod shape;
 mod store;
 
