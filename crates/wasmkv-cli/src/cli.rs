@@ -253,6 +253,19 @@ pub enum KvCommand {
         /// Read the value from this file.
         #[arg(long, value_name = "F")]
         file: Option<PathBuf>,
+        /// Expire the entry this long from now, e.g. 30s, 10m, 1h (without
+        /// it, any earlier expiry is cleared).
+        #[arg(long, value_name = "DURATION", value_parser = nonzero_duration)]
+        ttl: Option<humantime::Duration>,
+    },
+    /// Print the time an entry has left before it expires, in whole
+    /// seconds and humanly (`none` when it has no expiry; exit 1 when the
+    /// key is absent or already expired).
+    Ttl {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
     },
     /// Remove a key.
     Delete {

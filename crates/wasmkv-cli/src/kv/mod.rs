@@ -6,8 +6,11 @@ mod transfer;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 
+use std::time::Duration;
+
 use anyhow::Context;
-use wasmkv_engine::{Bucket, Bytes, CounterRange, Engine};
+use wasmkv_backend::expiry::{Clock, SystemClock};
+use wasmkv_engine::{Bucket, Bytes, CounterRange, Engine, Expiry, SetOptions};
 
 use crate::cli::{KvArgs, KvCommand};
 use crate::config::Setup;
@@ -65,6 +68,7 @@ async fn execute(args: KvArgs) -> anyhow::Result<i32> {
             key,
             value,
             file,
+            ttl,
         } => {
             let bytes = match (value, file) {
                 (_, Some(path)) => std::fs::read(&path)
@@ -77,10 +81,27 @@ async fn execute(args: KvArgs) -> anyhow::Result<i32> {
                 (Some(v), None) => v.into_bytes(),
                 (None, None) => unreachable!("clap requires a value or --file"),
             };
+            let options = SetOptions {
+                ttl: ttl.map(Into::into),
+                if_absent: false,
+            };
             open(&engine, &bucket)?
-                .set(&key, Bytes::from(bytes))
+                .set_with(&key, Bytes::from(bytes), options)
                 .await?;
         }
+        KvCommand::Ttl { bucket, key } => match open(&engine, &bucket)?.expiry(&key).await? {
+            Some(Expiry::Never) => return Ok(print(b"none\n", None)),
+            Some(Expiry::At(at)) => {
+                let left = Duration::from_millis(at.saturating_sub(SystemClock.now_ms()));
+                let shown = humantime::format_duration(Duration::from_secs(left.as_secs()));
+                let line = format!("{} ({shown})\n", left.as_secs());
+                return Ok(print(line.as_bytes(), None));
+            }
+            None => {
+                output::stderr_line(&format!("wasmkv: key {key:?} is not in bucket {bucket:?}"));
+                return Ok(NOT_FOUND);
+            }
+        },
         KvCommand::Delete { bucket, key } => open(&engine, &bucket)?.delete(&key).await?,
         KvCommand::Incr { bucket, key, delta } => {
             let value = open(&engine, &bucket)?

@@ -1,6 +1,9 @@
 //! `kv export` / `kv import`: a bucket as JSON Lines, one
 //! `{"key": KEY, "value": BASE64}` object per line, so any bytes survive any
-//! text tool and any backend.
+//! text tool and any backend. An entry with a TTL carries its deadline,
+//! `"expires_at_ms"` (milliseconds since the Unix epoch), so it expires at
+//! the same moment wherever it is imported; one already expired is neither
+//! exported nor imported.
 
 use std::io::{BufRead, Read, Write};
 
@@ -9,7 +12,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use wasmkv_engine::{Bucket, Bytes, HostBudget};
+use wasmkv_backend::expiry::{Clock, SystemClock};
+use wasmkv_engine::{Bucket, Bytes, Expiry, HostBudget, SetOptions};
 
 /// Keys read or written per batch call: few round trips.
 const CHUNK: usize = 500;
@@ -23,7 +27,12 @@ const CHUNK_BYTES: usize = 64 * 1024 * 1024;
 struct Line {
     key: String,
     value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at_ms: Option<u64>,
 }
+
+/// One pair read from an import, and its deadline.
+type Pair = (String, Bytes, Option<u64>);
 
 fn bar(visible: bool, total: Option<u64>, verb: &str) -> ProgressBar {
     if !visible {
@@ -68,9 +77,17 @@ pub async fn export(bucket: &Bucket, out: &mut dyn Write, progress: bool) -> any
         };
         for (key, value) in chunk.iter().zip(values) {
             let Some(value) = value else { continue };
+            // Read after the value: an entry that expires (or goes) between
+            // the two is left out, never written without its deadline.
+            let expires_at_ms = match bucket.expiry(key).await? {
+                None => continue,
+                Some(Expiry::Never) => None,
+                Some(Expiry::At(at)) => Some(at),
+            };
             let line = Line {
                 key: key.clone(),
                 value: BASE64.encode(&value),
+                expires_at_ms,
             };
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
@@ -110,7 +127,7 @@ pub async fn import(
         .saturating_mul(6)
         .saturating_add(limits.max_value_bytes.div_ceil(3).saturating_mul(4))
         .saturating_add(64);
-    let mut pending: Vec<(String, Bytes)> = Vec::with_capacity(CHUNK);
+    let mut pending: Vec<Pair> = Vec::with_capacity(CHUNK);
     let mut pending_bytes = 0;
     let mut count = 0;
     let mut buf = Vec::new();
@@ -149,7 +166,7 @@ pub async fn import(
 }
 
 /// One line's pair; `None` for a blank line.
-fn parse_line(line: &[u8]) -> anyhow::Result<Option<(String, Bytes)>> {
+fn parse_line(line: &[u8]) -> anyhow::Result<Option<Pair>> {
     if line.trim_ascii().is_empty() {
         return Ok(None);
     }
@@ -158,20 +175,40 @@ fn parse_line(line: &[u8]) -> anyhow::Result<Option<(String, Bytes)>> {
     let value = BASE64
         .decode(parsed.value.as_bytes())
         .context("value is not base64")?;
-    Ok(Some((parsed.key, Bytes::from(value))))
+    Ok(Some((parsed.key, Bytes::from(value), parsed.expires_at_ms)))
 }
 
+/// Stores the pending pairs: those without a deadline in one batch, the
+/// others one by one with the time they have left; those past their
+/// deadline are not stored. Returns how many were stored.
 async fn flush(
     bucket: &Bucket,
-    pending: &mut Vec<(String, Bytes)>,
+    pending: &mut Vec<Pair>,
     bar: &ProgressBar,
 ) -> anyhow::Result<usize> {
     let n = pending.len();
-    if n > 0 {
-        bucket.set_many(std::mem::take(pending)).await?;
-        bar.inc(n as u64);
+    let (plain, expiring): (Vec<Pair>, Vec<Pair>) = std::mem::take(pending)
+        .into_iter()
+        .partition(|(_, _, at)| at.is_none());
+    let mut stored = plain.len();
+    if !plain.is_empty() {
+        let items = plain.into_iter().map(|(k, v, _)| (k, v)).collect();
+        bucket.set_many(items).await?;
     }
-    Ok(n)
+    for (key, value, at) in expiring {
+        let left = at.unwrap_or(0).saturating_sub(SystemClock.now_ms());
+        if left == 0 {
+            continue;
+        }
+        let options = SetOptions {
+            ttl: Some(std::time::Duration::from_millis(left)),
+            if_absent: false,
+        };
+        bucket.set_with(&key, value, options).await?;
+        stored += 1;
+    }
+    bar.inc(n as u64);
+    Ok(stored)
 }
 
 #[cfg(test)]

@@ -20,4 +20,5 @@ mod serve;
 mod serve_p3;
 mod shared_sqlite;
 mod versions;
+mod wasmcloud;
 mod wasmtime_compat;
