@@ -13,7 +13,7 @@ use wasmkv_backend::{
     Backend, Bytes, CounterRange, Expiry, ManualClock, SetOptions, SharedBackend, StoreUrl, Swap,
     SwapCondition,
 };
-use wasmkv_test_servers::{RedisCluster, RedisServer, redis_cli};
+use wasmkv_test_servers::{RedisCluster, RedisServer, shift_deadlines};
 
 /// A store and how the test moves its time.
 struct Store {
@@ -63,35 +63,11 @@ fn sqlite(dir: &std::path::Path) -> Store {
     }
 }
 
-/// Moves every deadline on the node at `port` `by` earlier; those it takes
-/// past are deleted, as Redis would have expired them.
-const SHIFT_DEADLINES: &str = "local cursor = '0'
-repeat
-  local batch = redis.call('SCAN', cursor, 'COUNT', 1000)
-  cursor = batch[1]
-  for _, key in ipairs(batch[2]) do
-    local left = redis.call('PTTL', key)
-    if left > 0 then
-      if left - tonumber(ARGV[1]) <= 0 then
-        redis.call('DEL', key)
-      else
-        redis.call('PEXPIRE', key, left - tonumber(ARGV[1]))
-      end
-    end
-  end
-until cursor == '0'
-return 1";
-
 async fn redis(url: String, ports: Vec<u16>) -> Store {
     let url: StoreUrl = url.parse().unwrap();
     Store {
         kv: url.open().await.unwrap(),
-        advance: Box::new(move |by| {
-            let ms = by.as_millis().to_string();
-            for &port in &ports {
-                redis_cli(port, &["EVAL", SHIFT_DEADLINES, "0", &ms]);
-            }
-        }),
+        advance: Box::new(move |by| shift_deadlines(&ports, by)),
     }
 }
 

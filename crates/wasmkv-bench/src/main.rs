@@ -373,6 +373,7 @@ async fn main() -> anyhow::Result<()> {
                 p99_ns: median(&samples.iter().map(|s| s.p99_ns).collect::<Vec<_>>()),
                 spread,
                 server_cpu_ns: None,
+                server_rss_kib: None,
             });
         }
         eprintln!(

@@ -60,11 +60,15 @@ pub fn print_tables(rows: &[Row]) {
             .filter(|x| (x.op.clone(), x.value_bytes, x.concurrency) == id)
             .collect();
         let with_cpu = table.iter().any(|x| x.server_cpu_ns.is_some());
-        let cpu_header = if with_cpu {
+        let with_rss = table.iter().any(|x| x.server_rss_kib.is_some());
+        let mut cpu_header = if with_cpu {
             format!(" {:>11} {:>9}", "cpu ns/op", "cpu/comp")
         } else {
             String::new()
         };
+        if with_rss {
+            cpu_header.push_str(&format!(" {:>9}", "rss MiB"));
+        }
         println!(
             "  {:<24} {:<7} {:>11} {:>11} {:>10} {:>10} {:>9} {:>9} {:>7}{cpu_header}",
             "system",
@@ -79,7 +83,7 @@ pub fn print_tables(rows: &[Row]) {
         );
         for row in table {
             let compared = find(rows, comparison(row), &row.backend, row);
-            let cpu = if with_cpu {
+            let mut cpu = if with_cpu {
                 format!(
                     " {:>11} {:>9}",
                     row.server_cpu_ns
@@ -89,6 +93,12 @@ pub fn print_tables(rows: &[Row]) {
             } else {
                 String::new()
             };
+            if with_rss {
+                let rss = row
+                    .server_rss_kib
+                    .map_or("-".into(), |kib| format!("{:.1}", kib as f64 / 1024.0));
+                cpu.push_str(&format!(" {rss:>9}"));
+            }
             println!(
                 "  {:<24} {:<7} {:>11.0} {:>11.0} {:>10.0} {:>10.0} {:>9} {:>9} {:>6.2}x{cpu}",
                 row.name,
@@ -331,6 +341,35 @@ pub fn http_targets(rows: &[Row]) -> Vec<Target> {
             }
         }
     }
+    // On Redis, the 0.3 handler through the async interface against the
+    // same routes through the synchronous draft import.
+    let (sync, async_) = ("wasmkv serve 0.3", "wasmkv serve 0.3, async kv");
+    for (route, bytes) in [("http-get", 100), ("http-get4", 400)] {
+        for c in [1, 16, 64] {
+            let a = get(rows, async_, "redis", route, bytes, c);
+            let b = get(rows, sync, "redis", route, bytes, c);
+            if let (Some(a), Some(b)) = (a, b) {
+                out.push(Target {
+                    label: format!("HTTP 0.3 {route}, Redis, {c} conn: async kv rate / sync kv"),
+                    value: a.ops_per_sec / b.ops_per_sec,
+                    bound: 1.0,
+                    at_most: false,
+                });
+            }
+        }
+    }
+    for name in [async_, sync] {
+        let one = get(rows, name, "redis", "http-get", 100, 1);
+        let four = get(rows, name, "redis", "http-get4", 400, 1);
+        if let (Some(one), Some(four)) = (one, four) {
+            out.push(Target {
+                label: format!("HTTP 0.3 Redis, 1 conn, {name}: p50 of 4 gets / of 1 get"),
+                value: four.p50_ns / one.p50_ns,
+                bound: 1.25,
+                at_most: true,
+            });
+        }
+    }
     for route in ["http-fixed", "http-get"] {
         let bytes = if route == "http-get" { 100 } else { 0 };
         for c in [1, 16, 64] {
@@ -454,6 +493,7 @@ mod tests {
             p99_ns: ns,
             spread: 1.0,
             server_cpu_ns: None,
+            server_rss_kib: None,
         }
     }
 

@@ -69,6 +69,10 @@ pub struct Row {
     /// moves it far less than the rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_ns: Option<f64>,
+    /// Median over rounds of the server's resident memory after the run,
+    /// in KiB, for the HTTP rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_rss_kib: Option<u64>,
 }
 
 /// Percentile `q` (0..=1) of sorted `times`.

@@ -1,10 +1,23 @@
 //! The differential test: one seeded random sequence of operations (every
 //! bucket function, odd keys, counters at the edges of both ranges,
-//! batches, listings) run through the engine on memory, SQLite, a Redis
-//! server and a Redis Cluster must give the same result at every step.
+//! batches, listings, writes with a TTL, create-if-absent, versioned and
+//! byte-compared swaps, and time moving on) run through the engine on
+//! memory, SQLite, a Redis server and a Redis Cluster must give the same
+//! result at every step. Time is the test's: memory and SQLite read a
+//! clock it moves, and on Redis it moves every deadline by as much.
 
-use wasmkv_engine::{Bucket, Bytes, Cause, Engine, HostBudget, KvError, StoreUrl};
-use wasmkv_test_servers::{RedisCluster, RedisServer};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmkv_backend::memory::MemoryBackend;
+use wasmkv_backend::sqlite::{SqliteBackend, SqliteOptions};
+use wasmkv_backend::{ManualClock, SharedBackend};
+use wasmkv_engine::{
+    Bucket, Bytes, Cause, Engine, Entry, Expiry, HostBudget, KvError, SetOptions, StoreUrl, Swap,
+    SwapCondition,
+};
+use wasmkv_test_servers::{RedisCluster, RedisServer, shift_deadlines};
 
 /// Operations per backend and seed.
 const STEPS: usize = 1500;
@@ -97,10 +110,120 @@ fn some_keys(rng: &mut Rng) -> Vec<String> {
         .collect()
 }
 
-async fn step(bucket: &Bucket, rng: &mut Rng) -> (String, String) {
+/// The TTLs a step writes with: one that a few [`ADVANCE`]s pass, one no
+/// run reaches. Both far longer than a run takes in real time, so Redis's
+/// own clock never expires an entry before the test moves time.
+const TTLS: [Duration; 2] = [Duration::from_secs(100), Duration::from_secs(100_000)];
+/// How far one "time passes" step moves the clock.
+const ADVANCE: Duration = Duration::from_secs(40);
+
+/// A store under test and how its time moves.
+struct Store {
+    backend: SharedBackend,
+    advance: Box<dyn Fn(Duration) + Send + Sync>,
+}
+
+/// What a run has seen of versions: each store's opaque versions become
+/// `v0`, `v1`, … in the order they first appear, so stores whose versions
+/// change at the same steps give the same trace.
+#[derive(Default)]
+struct Versions {
+    names: HashMap<String, usize>,
+    /// The last version read for each key, for the swaps that use it.
+    seen: HashMap<String, String>,
+}
+
+impl Versions {
+    fn name(&mut self, version: &str) -> String {
+        let next = self.names.len();
+        format!("v{}", self.names.entry(version.to_string()).or_insert(next))
+    }
+
+    fn entry(&mut self, key: &str, entry: Option<Entry>) -> String {
+        match entry {
+            None => "none".into(),
+            Some(entry) => {
+                self.seen.insert(key.to_string(), entry.version.clone());
+                format!("{:?} {}", entry.value, self.name(&entry.version))
+            }
+        }
+    }
+}
+
+async fn step(
+    bucket: &Bucket,
+    store: &Store,
+    versions: &mut Versions,
+    rng: &mut Rng,
+) -> (String, String) {
     let key = (*rng.pick(KEYS)).to_string();
     let value = value_from(rng);
-    match rng.below(14) {
+    match rng.below(20) {
+        14 | 15 => {
+            let options = SetOptions {
+                ttl: (rng.below(3) > 0).then(|| *rng.pick(&TTLS)),
+                if_absent: rng.below(2) == 0,
+            };
+            (
+                format!("set-with {key:?} {value:?} {options:?}"),
+                outcome(bucket.set_with(&key, value, options).await),
+            )
+        }
+        16 => {
+            let current = bucket.current(&key).await;
+            let shown = current.map(|entry| versions.entry(&key, entry));
+            (format!("current {key:?}"), outcome(shown))
+        }
+        17 => {
+            let version = match rng.below(3) {
+                0 => None,
+                1 => Some("not a version".to_string()),
+                _ => versions.seen.get(&key).cloned(),
+            };
+            let bytes = (rng.below(3) == 0).then(|| value_from(rng));
+            let condition = SwapCondition {
+                version: version.clone(),
+                value: bytes.clone(),
+            };
+            let shown_version = version.as_deref().map(|v| match versions.names.get(v) {
+                Some(n) => format!("v{n}"),
+                None => v.to_string(),
+            });
+            let swapped = bucket.swap(&key, value.clone(), &condition).await;
+            let shown = swapped.map(|swap| match swap {
+                Swap::Swapped => "swapped".to_string(),
+                Swap::Stale(entry) => format!("stale {}", versions.entry(&key, entry)),
+            });
+            (
+                format!("swap {key:?} {value:?} if version {shown_version:?} bytes {bytes:?}"),
+                outcome(shown),
+            )
+        }
+        18 => {
+            let expiry = bucket.expiry(&key).await.map(|e| match e {
+                None => "absent",
+                Some(Expiry::Never) => "never",
+                Some(Expiry::At(_)) => "expires",
+            });
+            (format!("expiry {key:?}"), outcome(expiry))
+        }
+        19 => {
+            (store.advance)(ADVANCE);
+            ("time passes".into(), "ok".into())
+        }
+        other => plain_step(bucket, key, value, other, rng).await,
+    }
+}
+
+/// The operations every store has had from the start.
+async fn plain_step(
+    bucket: &Bucket,
+    key: String,
+    value: Bytes,
+    which: usize,
+    rng: &mut Rng,
+) -> (String, String) {
+    match which {
         0 => (format!("get {key:?}"), outcome(bucket.get(&key).await)),
         13 => (
             format!("get as owned bytes {key:?}"),
@@ -192,18 +315,52 @@ async fn step(bucket: &Bucket, rng: &mut Rng) -> (String, String) {
     }
 }
 
-async fn run(url: StoreUrl, bucket_name: &str, seed: u64) -> Vec<(String, String)> {
+fn memory() -> Store {
+    let clock = ManualClock::starting_now();
+    let moved = clock.clone();
+    Store {
+        backend: Arc::new(MemoryBackend::with_clock(clock)),
+        advance: Box::new(move |by| moved.advance(by)),
+    }
+}
+
+fn sqlite(path: &std::path::Path) -> Store {
+    let clock = ManualClock::starting_now();
+    let moved = clock.clone();
+    let options = SqliteOptions {
+        clock,
+        ..SqliteOptions::default()
+    };
+    Store {
+        backend: Arc::new(SqliteBackend::open(path, options).unwrap()),
+        advance: Box::new(move |by| moved.advance(by)),
+    }
+}
+
+async fn redis(url: String, ports: Vec<u16>) -> Store {
+    let url: StoreUrl = url.parse().unwrap();
+    Store {
+        backend: url
+            .open()
+            .await
+            .expect("the store must be reachable: a backend that is not is a failure"),
+        advance: Box::new(move |by| shift_deadlines(&ports, by)),
+    }
+}
+
+async fn run(store: Store, bucket_name: &str, seed: u64) -> Vec<(String, String)> {
     let engine = Engine::builder()
-        .store_url("s", url)
+        .store("s", store.backend.clone())
         .grant(bucket_name, "s")
         .build()
         .await
-        .expect("the store must be reachable: a backend that is not is a failure");
+        .unwrap();
     let bucket = engine.open_bucket(bucket_name).unwrap();
     let mut rng = Rng(seed);
+    let mut versions = Versions::default();
     let mut trace = Vec::with_capacity(STEPS);
     for _ in 0..STEPS {
-        trace.push(step(&bucket, &mut rng).await);
+        trace.push(step(&bucket, &store, &mut versions, &mut rng).await);
     }
     // The final contents, key by key.
     let mut keys = bucket.keys().await.unwrap();
@@ -221,7 +378,7 @@ async fn every_backend_gives_the_same_result_at_every_step() {
     let cluster = RedisCluster::start();
     for seed in SEEDS {
         let bucket = format!("diff-{seed:x}");
-        let reference = run(StoreUrl::memory(), &bucket, seed).await;
+        let reference = run(memory(), &bucket, seed).await;
         // The sequence reaches the interesting outcomes, not only "ok".
         for needle in [
             "counter refused",
@@ -229,19 +386,28 @@ async fn every_backend_gives_the_same_result_at_every_step() {
             "ok true",
             "ok false",
             "ok []",
+            "ok \"swapped\"",
+            "ok \"stale b",
+            "ok \"stale none\"",
+            "ok \"expires\"",
+            "ok \"never\"",
         ] {
             assert!(
                 reference.iter().any(|(_, got)| got.starts_with(needle)),
                 "seed {seed:x} never gave {needle:?}"
             );
         }
+        let cluster_ports: Vec<u16> = cluster.nodes().iter().map(RedisServer::port).collect();
         let others = [
-            ("sqlite", StoreUrl::sqlite(dir.path().join("kv.db"))),
-            ("redis", server.url().parse().unwrap()),
-            ("redis-cluster", cluster.url().parse().unwrap()),
+            (
+                "sqlite",
+                sqlite(&dir.path().join(format!("kv-{seed:x}.db"))),
+            ),
+            ("redis", redis(server.url(), vec![server.port()]).await),
+            ("redis-cluster", redis(cluster.url(), cluster_ports).await),
         ];
-        for (name, url) in others {
-            let trace = run(url, &bucket, seed).await;
+        for (name, store) in others {
+            let trace = run(store, &bucket, seed).await;
             for (i, (want, got)) in reference.iter().zip(&trace).enumerate() {
                 assert_eq!(
                     want, got,

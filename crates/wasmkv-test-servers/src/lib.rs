@@ -8,11 +8,13 @@
 #![deny(missing_docs)]
 
 mod certs;
+mod deadlines;
 mod ports;
 mod redis;
 mod sentinel;
 mod wait;
 
 pub use certs::{CertFiles, NAMED_SERVER, TestPki};
+pub use deadlines::shift_deadlines;
 pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};
 pub use sentinel::{MASTER_NAME, RedisSentinels};

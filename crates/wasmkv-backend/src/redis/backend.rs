@@ -204,8 +204,8 @@ impl RedisBackend {
         for arg in args {
             call.arg(arg);
         }
-        let eval = lua.call(true, keys, args);
-        self.bounded(delivery, self.conn.invoke(&call, &eval, delivery))
+        let eval = || lua.call(true, keys, args);
+        self.bounded(delivery, self.conn.invoke(&call, eval, delivery))
             .await
     }
 
@@ -213,6 +213,60 @@ impl RedisBackend {
     fn with_version(&self, key: String) -> [String; 2] {
         let version = self.keyspace.version_key(&key);
         [key, version]
+    }
+
+    /// Stores every pair (with `ttl`) and deletes their version keys,
+    /// atomically: on one server as a `MULTI`/`EXEC` transaction of plain
+    /// commands (a third of a script's cost to Redis), on a cluster and
+    /// under `wait_replicas` through `write.lua`.
+    async fn store(&self, items: Vec<(String, Bytes)>, ttl: Option<Duration>) -> BackendResult<()> {
+        if self.replication.is_none() && self.url.topology != Topology::Cluster {
+            let mut transaction = ::redis::pipe();
+            transaction.atomic();
+            let mut versions = cmd("DEL");
+            for (key, value) in &items {
+                let set = transaction.cmd("SET").arg(key).arg(&value[..]);
+                if let Some(ttl) = ttl {
+                    set.arg("PX").arg(crate::expiry::ttl_ms(ttl));
+                }
+                set.ignore();
+                versions.arg(self.keyspace.version_key(key));
+            }
+            transaction.add_command(versions).ignore();
+            let sent = async {
+                match self.conn.transaction(&transaction).await {
+                    Some(sent) => sent,
+                    None => Err(RedisError::from((
+                        ::redis::ErrorKind::Client,
+                        "a transaction was sent to a cluster",
+                    ))),
+                }
+            };
+            return self.bounded(Delivery::Idempotent, sent).await;
+        }
+        let (keys, values) = items.into_iter().unzip();
+        self.write_keys("set", keys, values, ttl, Delivery::Idempotent)
+            .await
+            .map(drop)
+    }
+
+    /// Deletes `keys` and their version keys: one DEL (split by hash slot
+    /// on a cluster, where a key and its version key share one), or
+    /// `write.lua` under `wait_replicas`.
+    async fn remove(&self, keys: Vec<String>) -> BackendResult<()> {
+        if self.replication.is_some() {
+            return self
+                .write_keys("del", keys, Vec::new(), None, Delivery::Idempotent)
+                .await
+                .map(drop);
+        }
+        let mut del = cmd("DEL");
+        for key in keys {
+            del.arg(self.keyspace.version_key(&key)).arg(key);
+        }
+        self.query::<i64>(Delivery::Idempotent, &del)
+            .await
+            .map(drop)
     }
 
     /// `write.lua`'s `verb` (`set`, `del`, `create`) on the data keys
@@ -335,16 +389,12 @@ impl Backend for RedisBackend {
 
     async fn set(&self, namespace: &str, key: &str, value: Bytes) -> BackendResult<()> {
         let key = self.keyspace.key(namespace, key);
-        self.write_keys("set", vec![key], vec![value], None, Delivery::Idempotent)
-            .await
-            .map(drop)
+        self.store(vec![(key, value)], None).await
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> BackendResult<()> {
         let key = self.keyspace.key(namespace, key);
-        self.write_keys("del", vec![key], Vec::new(), None, Delivery::Idempotent)
-            .await
-            .map(drop)
+        self.remove(vec![key]).await
     }
 
     async fn exists(&self, namespace: &str, key: &str) -> BackendResult<bool> {
@@ -422,14 +472,22 @@ impl Backend for RedisBackend {
         options: SetOptions,
     ) -> BackendResult<bool> {
         let key = self.keyspace.key(namespace, key);
-        let (verb, delivery) = match options.if_absent {
-            true => ("create", Delivery::AtMostOnce),
-            false => ("set", Delivery::Idempotent),
-        };
-        let written = self
-            .write_keys(verb, vec![key], vec![value], options.ttl, delivery)
+        if !options.if_absent {
+            return self
+                .store(vec![(key, value)], options.ttl)
+                .await
+                .map(|()| true);
+        }
+        let created = self
+            .write_keys(
+                "create",
+                vec![key],
+                vec![value],
+                options.ttl,
+                Delivery::AtMostOnce,
+            )
             .await?;
-        Ok(written == 1)
+        Ok(created == 1)
     }
 
     /// Reading a version may give the entry one (`current.lua`): run
@@ -547,23 +605,18 @@ impl Backend for RedisBackend {
         if items.is_empty() {
             return Ok(());
         }
-        let (keys, values) = items
+        let items = items
             .into_iter()
             .map(|(key, value)| (self.keyspace.key(namespace, &key), value))
-            .unzip();
-        self.write_keys("set", keys, values, None, Delivery::Idempotent)
-            .await
-            .map(drop)
+            .collect();
+        self.store(items, None).await
     }
 
     async fn delete_many(&self, namespace: &str, keys: &[String]) -> BackendResult<()> {
         if keys.is_empty() {
             return Ok(());
         }
-        let keys = self.keyspace.keys(namespace, keys);
-        self.write_keys("del", keys, Vec::new(), None, Delivery::Idempotent)
-            .await
-            .map(drop)
+        self.remove(self.keyspace.keys(namespace, keys)).await
     }
 
     /// Pages are SCAN calls; the cursor is `NODE:SCAN-CURSOR:SKIP`, walking

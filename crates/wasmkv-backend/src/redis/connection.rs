@@ -31,7 +31,7 @@ use ::redis::cluster::ClusterClientBuilder;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use ::redis::{
-    Cmd, ConnectionAddr, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Value,
+    Cmd, ConnectionAddr, FromRedisValue, Pipeline, RedisError, RedisResult, ScriptInvocation, Value,
 };
 
 use super::backoff::Backoff;
@@ -143,13 +143,14 @@ impl Connection {
         }
     }
 
-    /// Runs a Lua script (EVALSHA, loading it on first use). `eval` is the
-    /// same call as a plain EVAL, which a redirect resends: the node the
-    /// slot moved to may not have the script loaded.
+    /// Runs a Lua script (EVALSHA, loading it on first use). `eval` makes
+    /// the same call as a plain EVAL, which a cluster redirect resends (the
+    /// node the slot moved to may not have the script loaded); it is made
+    /// only then.
     pub async fn invoke<T: FromRedisValue>(
         &self,
         script: &ScriptInvocation<'_>,
-        eval: &Cmd,
+        eval: impl FnOnce() -> Cmd,
         delivery: Delivery,
     ) -> RedisResult<T> {
         match self {
@@ -162,10 +163,29 @@ impl Connection {
             }
             Connection::Cluster { .. } => {
                 let first = script.invoke_async(&mut self.cluster(delivery)).await;
-                let value = self.after_redirects(first, eval).await?;
+                let value = match first {
+                    Ok(value) => value,
+                    failed => self.after_redirects(failed, &eval()).await?,
+                };
                 Ok(::redis::from_redis_value(value)?)
             }
         }
+    }
+
+    /// Sends `transaction` (a `MULTI … EXEC` pipeline) to the one server;
+    /// `None` on a cluster, where writes go through scripts, which the
+    /// redirect handling above resends whole.
+    pub async fn transaction(&self, transaction: &Pipeline) -> Option<RedisResult<()>> {
+        Some(match self {
+            Connection::Single(conn) => transaction.query_async(&mut conn.clone()).await,
+            Connection::Link(link) => {
+                link.send(Delivery::Idempotent, |mut conn| async move {
+                    transaction.query_async(&mut conn).await
+                })
+                .await
+            }
+            Connection::Cluster { .. } => return None,
+        })
     }
 
     /// Sends a cluster command again while the reply says it did not run:

@@ -78,15 +78,18 @@ struct Built {
     wasmkv: PathBuf,
     p2: PathBuf,
     p3: PathBuf,
+    p3_async: PathBuf,
 }
 
 fn build(repo: &Path) -> anyhow::Result<Built> {
     let wasmkv = crate::cli_runs::build_wasmkv(repo)?;
-    let guests = crate::guest::build_packages(repo, &["bench-http", "bench-http-p3"])?;
+    let guests =
+        crate::guest::build_packages(repo, &["bench-http", "bench-http-p3", "bench-http-async"])?;
     Ok(Built {
         wasmkv,
         p2: guests.join("bench_http.wasm"),
         p3: guests.join("bench_http_p3.wasm"),
+        p3_async: guests.join("bench_http_async.wasm"),
     })
 }
 
@@ -96,6 +99,9 @@ const WASMKV: &str = "wasmkv serve";
 const WASMKV_QUIET: &str = "wasmkv serve, log off";
 /// The 0.3 handler under `wasmkv serve`, and under the wasmtime CLI.
 pub const WASMKV_P3: &str = "wasmkv serve 0.3";
+/// The same routes on `wasmcloud:keyvalue@0.2.0` (async calls), under
+/// `wasmkv serve`: beside [`WASMKV_P3`] on Redis, what async calls buy.
+pub const WASMKV_P3_ASYNC: &str = "wasmkv serve 0.3, async kv";
 /// The 0.3 handler under the real `wasmtime serve -S keyvalue`.
 pub const WASMTIME_P3: &str = "wasmtime serve 0.3";
 /// The 0.2 handler under the real `wasmtime serve -S keyvalue`: what the
@@ -227,16 +233,25 @@ fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
 
 /// Which routes each server is measured on: the fixed body needs one
 /// server per host; `get` every store; `incr` the stores that persist (the
-/// wasmtime hosts keep a map per instance, so their counts mean nothing).
+/// wasmtime hosts keep a map per instance, so their counts mean nothing);
+/// `get` and `get4` the 0.3 handlers on Redis, synchronous and async.
 fn routes(server: &Served) -> &'static [&'static str] {
     match (server.name, server.backend) {
         (WASMKV, "memory") => &["fixed", "get", "incr"],
         (WASMKV, _) => &["get", "incr"],
         (WASMKV_QUIET, _) => &["get"],
         (WASMKV_P3, "memory") => &["fixed", "get"],
+        (WASMKV_P3, "redis") | (WASMKV_P3_ASYNC, _) => &["get", "get4"],
         (WASMKV_P3, _) => &["incr"],
         _ => &["fixed", "get"],
     }
+}
+
+/// `pid`'s resident memory in KiB (`VmRSS`), where `/proc` tells.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Runs every HTTP row, `rounds` times interleaved, `seconds` per run;
@@ -271,6 +286,16 @@ pub fn run(
     }
     servers.push(p3(("memory", "memory:"))?);
     servers.push(p3(("sqlite", "sqlite:bench-p3.db"))?);
+    if let Some(redis) = &redis_server {
+        servers.push(p3(("redis", &redis.url()))?);
+        servers.push(start_wasmkv(
+            &built.wasmkv,
+            &built.p3_async,
+            WASMKV_P3_ASYNC,
+            ("redis", &redis.url()),
+            dir.path(),
+        )?);
+    }
     match wasmtime {
         Some(wasmtime) => servers.push(start_wasmtime_cli(wasmtime, &built.p3, WASMTIME_P3)?),
         None => eprintln!(
@@ -279,7 +304,7 @@ pub fn run(
     }
 
     let mut cells = Vec::new();
-    for route in ["fixed", "get", "incr"] {
+    for route in ["fixed", "get", "get4", "incr"] {
         for (index, server) in servers.iter().enumerate() {
             if !routes(server).contains(&route) {
                 continue;
@@ -307,7 +332,7 @@ pub fn run(
                 }
                 _ => None,
             };
-            samples.push((load, cpu));
+            samples.push((load, cpu, rss_kib(pid)));
         }
         eprintln!("[http] round {} of {rounds} done", round + 1);
     }
@@ -327,8 +352,12 @@ pub fn run(
     let rows = cells
         .into_iter()
         .map(|(index, route, c, samples)| {
-            let cpu: Option<Vec<f64>> = samples.iter().map(|(_, cpu)| *cpu).collect();
-            let samples: Vec<load::Load> = samples.into_iter().map(|(load, _)| load).collect();
+            let cpu: Option<Vec<f64>> = samples.iter().map(|(_, cpu, _)| *cpu).collect();
+            let rss: Option<Vec<f64>> = samples
+                .iter()
+                .map(|(_, _, rss)| rss.map(|kib| kib as f64))
+                .collect();
+            let samples: Vec<load::Load> = samples.into_iter().map(|(load, _, _)| load).collect();
             let rates: Vec<f64> = samples.iter().map(|s| s.requests_per_sec).collect();
             let rate = median(&rates);
             let spread = rates.iter().cloned().fold(f64::MIN, f64::max)
@@ -337,7 +366,11 @@ pub fn run(
                 name: servers[index].name.into(),
                 backend: servers[index].backend.into(),
                 op: format!("http-{route}"),
-                value_bytes: if route == "get" { VALUE_BYTES } else { 0 },
+                value_bytes: match route {
+                    "get" => VALUE_BYTES,
+                    "get4" => 4 * VALUE_BYTES,
+                    _ => 0,
+                },
                 concurrency: c,
                 ns_per_op: 1e9 / rate,
                 ops_per_sec: rate,
@@ -345,6 +378,7 @@ pub fn run(
                 p99_ns: median(&samples.iter().map(|s| s.p99_ns).collect::<Vec<_>>()),
                 spread,
                 server_cpu_ns: cpu.map(|cpu| median(&cpu)),
+                server_rss_kib: rss.map(|rss| median(&rss) as u64),
             }
         })
         .collect();

@@ -6,6 +6,7 @@
 mod common;
 
 mod admin;
+mod async_calls;
 mod bad_input;
 mod conformance;
 mod crash;

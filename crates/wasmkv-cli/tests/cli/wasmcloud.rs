@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
-use crate::common::{component, kvtool, run, wasmkv, workdir};
+use crate::common::{component, kvtool, labelled_component, run, wasmkv, workdir};
 
 /// Grants for the bucket every test here shares between interfaces.
 const SHARED: [&str; 2] = ["--bucket", "shared"];
@@ -307,4 +307,75 @@ fn redis_cli_reads_what_the_interface_writes() {
     assert_eq!(server.cli(&["GET", "wasmkv:6:shared:s"]), "hello");
     let pttl: i64 = server.cli(&["PTTL", "wasmkv:6:shared:s"]).parse().unwrap();
     assert!(pttl > 50_000 && pttl <= 60_000, "PTTL {pttl}");
+}
+
+/// `wasmcloud-labels IMPORT BUCKET KEY [VALUE]` with `flags`.
+fn labelled(dir: &std::path::Path, flags: &[&str], args: &[&str]) -> crate::common::Run {
+    let comp = labelled_component();
+    let mut all = vec!["run"];
+    all.extend_from_slice(flags);
+    all.push(comp.to_str().unwrap());
+    all.extend_from_slice(args);
+    run(dir, &all)
+}
+
+/// A store imported under a label opens its buckets in the store the label
+/// is given; grants still decide which names; an unmapped label opens
+/// where the grant says, as the unlabelled import does.
+#[test]
+fn a_labelled_import_opens_buckets_in_its_own_store() {
+    let server = RedisServer::start();
+    let dir = workdir();
+    let d = dir.path();
+    let redis = format!("cache={}", server.url());
+    let mapped = [
+        "--store",
+        "default=sqlite:kv.db",
+        "--store",
+        &redis,
+        "--label",
+        "cache=cache",
+        "--bucket",
+        "shared",
+    ];
+    let out = |r: crate::common::Run| r.success().stdout.trim().to_string();
+    assert_eq!(
+        out(labelled(d, &mapped, &["plain", "shared", "k", "a"])),
+        "set a, count 1, current a, many a"
+    );
+    assert_eq!(
+        out(labelled(d, &mapped, &["cache", "shared", "k", "b"])),
+        "set b, count 1, current b, many b",
+        "the label's bucket is another store's"
+    );
+    assert_eq!(out(labelled(d, &mapped, &["plain", "shared", "k"])), "a");
+    assert_eq!(out(labelled(d, &mapped, &["cache", "shared", "k"])), "b");
+    assert_eq!(server.cli(&["GET", "wasmkv:6:shared:k"]), "b");
+    let denied = labelled(d, &mapped, &["cache", "ungranted", "k", "v"]);
+    assert_ne!(denied.code, 0);
+    assert!(denied.stdout.contains("AccessDenied"), "{}", denied.stdout);
+
+    let unmapped = ["--store", "default=sqlite:kv.db", "--bucket", "shared"];
+    assert_eq!(
+        out(labelled(d, &unmapped, &["cache", "shared", "k"])),
+        "a",
+        "an unmapped label opens where the grant says"
+    );
+
+    let missing = labelled(
+        d,
+        &[
+            "--store",
+            "default=sqlite:kv.db",
+            "--label",
+            "cache=nowhere",
+        ],
+        &["cache", "shared", "k"],
+    );
+    let missing = missing.fails_with(125, "import label \"cache\" is given store \"nowhere\"");
+    assert!(
+        missing.stderr.contains("--store nowhere=URL"),
+        "{}",
+        missing.stderr
+    );
 }

@@ -37,6 +37,50 @@ pub fn guests() -> &'static Path {
     })
 }
 
+/// The wasm-component-ld that links `guest/wasmcloud-labels`: its
+/// labelled import (`import cache: wasmcloud:keyvalue/store@0.2.0`, the
+/// component model's `implements`) is newer than the linker Rust 1.95
+/// ships can read. Installed once into `guest/target/tools` with cargo.
+const LABELS_LINKER_VERSION: &str = "0.5.31";
+
+/// `guest/wasmcloud-labels`, linked with a linker that reads labelled
+/// imports (see [`LABELS_LINKER_VERSION`]).
+pub fn labelled_component() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let guest = repo_root().join("guest");
+            let tools = guest.join("target/tools");
+            let linker = tools.join("bin/wasm-component-ld");
+            let stamp = tools.join(format!("wasm-component-ld-{LABELS_LINKER_VERSION}"));
+            if !stamp.is_file() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["install", "--locked", "--force", "wasm-component-ld"])
+                    .args(["--version", LABELS_LINKER_VERSION, "--root"])
+                    .arg(&tools)
+                    .status()
+                    .expect("cannot start cargo to install wasm-component-ld");
+                assert!(
+                    status.success(),
+                    "installing wasm-component-ld {LABELS_LINKER_VERSION} failed"
+                );
+                std::fs::write(&stamp, "").unwrap();
+            }
+            let status = Command::new(env!("CARGO"))
+                .args(["rustc", "--release", "--target", "wasm32-wasip2"])
+                .args(["-p", "wasmcloud-labels", "--crate-type", "cdylib", "--"])
+                .arg("-C")
+                .arg(format!("linker={}", linker.display()))
+                .current_dir(&guest)
+                .env("CARGO_TARGET_DIR", guest.join("target"))
+                .status()
+                .expect("cannot start cargo to build wasmcloud-labels");
+            assert!(status.success(), "building wasmcloud-labels failed");
+            guests().join("wasmcloud_labels.wasm")
+        })
+        .clone()
+}
+
 /// The path of guest component `name`.
 pub fn component(name: &str) -> PathBuf {
     let path = guests().join(format!("{name}.wasm"));
