@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How long a SQLite read holds its tokio worker (BENCHMARKS.md, "How long a
+# How long a SQLite read holds its tokio worker (docs/bench/history.md, "How long a
 # read holds a runtime worker"): SqliteBackend::get of a key whose pages
 # were just dropped from the OS page cache (a cold get), and get_many of
 # 100, 1 000 and 10 000 cached keys (100 B values), 40 calls each, on a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a SQLite point read costs here, beside wasmkv's SqliteBackend::get
-# (BENCHMARKS.md, "SQLite reads without a thread hop"): 7 rounds of 50 000
+# (docs/bench/history.md, "SQLite reads without a thread hop"): 7 rounds of 50 000
 # reads of cached 100 B values, each round through SqliteBackend::get, the
 # same SQL through rusqlite's statement cache on a plain connection, and a
 # bare `SELECT value` on a statement held across reads. Builds a throwaway

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The A/B behind BENCHMARKS.md's "WITHOUT ROWID ... measured and not kept":
+# The A/B behind docs/bench/history.md's "WITHOUT ROWID ... measured and not kept":
 # SqliteBackend::get on two files of 1 000 entries of 100 B, one in the
 # rowid layout wasmkv creates, one WITHOUT ROWID, 15 interleaved rounds of
 # 20 000 gets each; prints each layout's median, min and max ns per get.

@@ -13,7 +13,7 @@ pub enum Workers {
     /// One per usable core, but at least two. Guests run on the workers
     /// (wasm between epoch ticks, host calls in between): with one worker,
     /// as a 1-CPU container or `taskset` gives, a 0.2 server that
-    /// instantiates per request served 10–20% fewer requests (BENCHMARKS.md,
+    /// instantiates per request served 10–20% fewer requests (docs/bench/history.md,
     /// "WASI 0.3").
     AtLeastTwo,
     /// One per usable core, tokio's and `wasmtime serve`'s default. A server

@@ -135,7 +135,7 @@ fn write_groups(
 /// the CPU between polls, and only then sleeps: a writer that sets again right
 /// after its acknowledgement (the common loop) then finds the thread awake,
 /// instead of paying for a futex wake-up (measured at 10–15 µs of a ~130 µs
-/// durable commit on the 2-core VM BENCHMARKS.md describes).
+/// durable commit on the 2-core VM docs/bench/history.md describes).
 fn next_job(queue: &mpsc::Receiver<Box<dyn Job>>) -> Result<Box<dyn Job>, mpsc::RecvError> {
     let until = Instant::now() + AWAKE_AFTER_GROUP;
     while Instant::now() < until {

@@ -8,7 +8,7 @@ use wasmtime::{Enabled, PoolingAllocationConfig};
 /// How much of each linear memory, and of each table, a slot keeps
 /// resident between instances when reset in place. A small handler's
 /// request then took no page faults and no `madvise` calls, against 5 and
-/// 3, and 10–20% less server CPU (BENCHMARKS.md, "Instance slots reset in
+/// 3, and 10–20% less server CPU (docs/bench/history.md, "Instance slots reset in
 /// place"). The cost is memory: a used slot keeps up to this much of what
 /// its instances wrote resident.
 const MEMORY_KEEP_RESIDENT: usize = 1 << 20;

@@ -363,7 +363,14 @@ fn move_slot(
 /// increment it, setting the new owner on the destination first and on the
 /// source first in turn: a MOVED or ASK reply means the command did not
 /// run, so following it (with pauses while the owners disagree) is safe,
-/// and no increment may fail or count twice.
+/// and no increment may fail or count twice. An increment writes the
+/// counter and its version key together, which Redis refuses (TRYAGAIN,
+/// not run) while their slot is half moved; it is sent again until the
+/// slot settles. Each move is followed by a pause, as a reshard moves a
+/// slot once and goes on to the next.
+/// How long the slot stays put between two moves.
+const SETTLED: std::time::Duration = std::time::Duration::from_millis(150);
+
 #[test]
 fn increments_follow_a_slot_moving_between_cluster_primaries() {
     let cluster = RedisCluster::start();
@@ -390,6 +397,7 @@ fn increments_follow_a_slot_moving_between_cluster_primaries() {
                 move_slot(&cluster, slot, from, to, moves % 2 == 1);
                 std::mem::swap(&mut from, &mut to);
                 moves += 1;
+                std::thread::sleep(SETTLED);
             }
             moves
         });
