@@ -3,8 +3,9 @@
 # `/get` under wrk, the other `/incr` under wrk, and the reading one is
 # paused (SIGSTOP) under load, paused right after its last answered
 # request, killed, or left reading flat out, while the writer goes on for
-# SECONDS. Prints the largest WAL seen during the writes, the WAL after, and
-# whether the reader (resumed or restarted) sees the writer's last count.
+# SECONDS. Prints the largest WAL seen during the writes, the WAL after, the
+# writes made, and whether the reader (resumed or restarted) sees the
+# writer's last count.
 #
 # Usage: docs/bench/shared-sqlite-wal.sh WASMKV_BINARY [TRIALS] [SECONDS]
 # Needs wrk and curl, and guest/target/wasm32-wasip2/release/http_probe.wasm
@@ -52,7 +53,7 @@ watch_wal() {
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
-echo "scenario      trial  largest WAL  WAL after  reads seen  writes  reader sees last write"
+echo "scenario      trial  largest WAL  WAL after  writes  reader sees last write"
 for scenario in paused-under-load paused-idle killed flat-out; do
   for trial in $(seq 1 "$trials"); do
     dir="$work/$scenario-$trial"
@@ -61,7 +62,7 @@ for scenario in paused-under-load paused-idle killed flat-out; do
     serve writer "$dir"
     curl -sf "http://$addr_writer/incr?key=n" > /dev/null
     wal="$dir/.wasmkv/default.db-wal"
-    wrk -t1 -c8 -d$((seconds + 10))s "http://$addr_reader/get?key=n" > "$dir/reads.txt" 2>&1 &
+    wrk -t1 -c8 -d$((seconds + 10))s "http://$addr_reader/get?key=n" > /dev/null 2>&1 &
     reads=$!
     wrk -t1 -c8 -d$((seconds + 2))s "http://$addr_writer/incr?key=n" > "$dir/writes.txt" 2>&1 &
     writes=$!
@@ -87,10 +88,9 @@ for scenario in paused-under-load paused-idle killed flat-out; do
     seen=$(curl -sf "http://$addr_reader/get?key=n")
     after=$(stat -c %s "$wal" 2>/dev/null || echo 0)
     requests=$(grep -o '[0-9]* requests' "$dir/writes.txt" | cut -d' ' -f1)
-    read_requests=$(grep -o '[0-9]* requests' "$dir/reads.txt" | cut -d' ' -f1 || echo "-")
     ok=$([ "$seen" = "$last" ] && echo yes || echo "NO ($seen, last $last)")
-    printf "%-17s %2d  %8s MiB  %6s MiB  %10s  %6s  %s\n" "$scenario" "$trial" "$(mib "$largest")" \
-      "$(mib "$after")" "${read_requests:--}" "$requests" "$ok"
+    printf "%-17s %2d  %8s MiB  %6s MiB  %6s  %s\n" "$scenario" "$trial" "$(mib "$largest")" \
+      "$(mib "$after")" "$requests" "$ok"
     kill "$pid_reader" "$pid_writer" 2>/dev/null || true
     wait "$pid_reader" "$pid_writer" 2>/dev/null || true
     rm -rf "$dir"

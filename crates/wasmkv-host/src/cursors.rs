@@ -74,6 +74,31 @@ pub(crate) fn seal(bucket: &str, cursor: &str) -> String {
     )
 }
 
+/// Where a guest's string cursor says a listing of `bucket` goes on:
+/// `None` (from the start) without one, the backend's cursor inside a
+/// sealed one, and a refusal naming the cursor for one this host did not
+/// issue for that bucket.
+pub(crate) fn start<'a>(
+    bucket: &str,
+    cursor: Option<&'a str>,
+) -> Result<Option<&'a str>, wasmkv_engine::KvError> {
+    let Some(sealed) = cursor else {
+        return Ok(None);
+    };
+    match open(bucket, sealed) {
+        Some(start) => Ok(Some(start)),
+        None => Err(wasmkv_engine::KvError::new(
+            wasmkv_engine::Op::ListKeys,
+            bucket,
+            None,
+            wasmkv_engine::Cause::InvalidValue(format!(
+                "cursor {:?} was not issued by this host for this bucket; start with none",
+                wasmkv_engine::preview(sealed)
+            )),
+        )),
+    }
+}
+
 /// The backend cursor inside `sealed`, if the host issued it for `bucket`.
 pub(crate) fn open<'a>(bucket: &str, sealed: &'a str) -> Option<&'a str> {
     let (tag, cursor) = sealed.split_at_checked(CHECK_LEN)?;

@@ -69,8 +69,14 @@ impl RedisBackend {
             increment: Lua::new(include_str!("increment.lua")),
             compare_and_swap: Lua::new(include_str!("compare_and_swap.lua")),
             write: Lua::new(include_str!("write.lua")),
-            current: Lua::new(include_str!("current.lua")),
-            swap: Lua::new(include_str!("swap.lua")),
+            current: Lua::new(concat!(
+                include_str!("version.lua"),
+                include_str!("current.lua")
+            )),
+            swap: Lua::new(concat!(
+                include_str!("version.lua"),
+                include_str!("swap.lua")
+            )),
         };
         backend.warn_of_missing_replicas().await;
         // Every write names a version key, found through a table of hash

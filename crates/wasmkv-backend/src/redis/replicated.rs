@@ -86,7 +86,10 @@ impl Replication {
             increment: once(include_str!("increment.lua")),
             compare_and_swap: once(include_str!("compare_and_swap.lua")),
             write: once(include_str!("write.lua")),
-            swap: once(include_str!("swap.lua")),
+            swap: once(concat!(
+                include_str!("version.lua"),
+                include_str!("swap.lua")
+            )),
         }
     }
 

@@ -1,4 +1,5 @@
--- A versioned compare-and-swap (see current.lua for versions).
+-- A versioned compare-and-swap (see current.lua for versions; version.lua
+-- comes first).
 --
 -- KEYS[1] K, KEYS[2] V.
 -- ARGV[1] the new value; ARGV[2] a fresh version, for an entry without one;
@@ -12,16 +13,7 @@ local value = redis.call('GET', KEYS[1])
 if not value then
   return {0}
 end
-local version = redis.call('GET', KEYS[2])
-if not version then
-  version = ARGV[2]
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then
-    redis.call('SET', KEYS[2], version, 'PX', ttl)
-  else
-    redis.call('SET', KEYS[2], version)
-  end
-end
+local version = version_of(ARGV[2])
 if (ARGV[3] ~= '1' or ARGV[4] == version) and (ARGV[5] ~= '1' or ARGV[6] == value) then
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('DEL', KEYS[2])

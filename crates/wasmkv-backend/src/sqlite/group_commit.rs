@@ -33,7 +33,38 @@ trait Job: Send {
     /// on one line.
     fn apply(&mut self, tx: &mut Transaction<'_>) -> Option<String>;
     /// Acknowledges the write once the group's commit is known.
-    fn finish(self: Box<Self>, commit: Result<(), &str>);
+    fn finish(self: Box<Self>, commit: Result<(), &Failed>);
+}
+
+/// Why a group was not committed: nothing of it was applied.
+#[derive(Debug, Clone)]
+pub(super) struct Failed {
+    /// What went wrong, on one line.
+    message: String,
+    /// Whether it was another process's lock held past the busy timeout.
+    timed_out: bool,
+}
+
+impl Failed {
+    fn sqlite(e: &rusqlite::Error) -> Self {
+        Failed {
+            message: super::explain(e),
+            timed_out: super::is_busy(e),
+        }
+    }
+
+    fn other(message: String) -> Self {
+        Failed {
+            message,
+            timed_out: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Work the writer does in every group's transaction before its writes:
@@ -126,7 +157,7 @@ fn write_groups(
             tracing::warn!(target: "wasmkv::sqlite", "{store}: group of {} writes failed: {e}", group.len());
         }
         for job in group {
-            job.finish(commit.as_ref().map(|_| ()).map_err(String::as_str));
+            job.finish(commit.as_ref().map(|_| ()));
         }
     }
 }
@@ -153,7 +184,7 @@ fn commit_group(
     group: &mut [Box<dyn Job>],
     housekeeping: &mut Housekeeping,
     store: &str,
-) -> Result<(), String> {
+) -> Result<(), Failed> {
     let mut tx = begin(conn)?;
     let tidied = tx.savepoint().and_then(|savepoint| {
         housekeeping(&savepoint)?;
@@ -171,18 +202,18 @@ fn commit_group(
     for job in group.iter_mut() {
         let failure = job.apply(&mut tx);
         if tx.is_autocommit() {
-            return Err(format!(
+            return Err(Failed::other(format!(
                 "SQLite rolled back the whole transaction after a write failed ({}); no write of this group was applied",
                 failure.as_deref().unwrap_or("no error was given")
-            ));
+            )));
         }
     }
-    tx.commit().map_err(|e| super::explain(&e))
+    tx.commit().map_err(|e| Failed::sqlite(&e))
 }
 
-fn begin(conn: &mut Connection) -> Result<Transaction<'_>, String> {
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>, Failed> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| super::explain(&e))
+        .map_err(|e| Failed::sqlite(&e))
 }
 
 struct Pending<T, F> {
@@ -216,9 +247,13 @@ where
         failure
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), &str>) {
+    fn finish(self: Box<Self>, commit: Result<(), &Failed>) {
         let store = &self.store;
         let answer = match (commit, self.result) {
+            (Err(e), _) if e.timed_out => Err(BackendError::timed_out(
+                store,
+                format_args!("commit failed: {e}"),
+            )),
             (Err(e), _) => Err(BackendError::unavailable(
                 store,
                 format_args!("commit failed: {e}"),
@@ -286,10 +321,10 @@ mod tests {
         let mut group = vec![a, fault, c];
 
         let commit = commit_group(&mut conn, &mut group, &mut nothing(), "test");
-        let message = commit.clone().unwrap_err();
+        let message = commit.clone().unwrap_err().to_string();
         assert!(message.contains("disk is full"), "{message}");
         for job in group {
-            job.finish(commit.as_ref().map(|_| ()).map_err(String::as_str));
+            job.finish(commit.as_ref().map(|_| ()));
         }
         for answer in [a_answer, fault_answer, c_answer] {
             assert!(answer.blocking_recv().unwrap().is_err());
@@ -313,7 +348,7 @@ mod tests {
         let commit = commit_group(&mut conn, &mut group, &mut nothing(), "test");
         assert!(commit.is_ok());
         for job in group {
-            job.finish(commit.as_ref().map(|_| ()).map_err(String::as_str));
+            job.finish(commit.as_ref().map(|_| ()));
         }
         assert!(a_answer.blocking_recv().unwrap().is_ok());
         assert!(dup_answer.blocking_recv().unwrap().is_err());

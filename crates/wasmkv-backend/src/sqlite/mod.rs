@@ -213,9 +213,14 @@ impl Inner {
         BackendError::unavailable(self.describe(), cause)
     }
 
-    /// An operation's result in the backend's terms.
+    /// An operation's result in the backend's terms: another process's
+    /// lock held past the busy timeout is a time-out, any other SQLite
+    /// failure the store being unavailable.
     fn answer<T>(&self, result: Result<T, OpError>) -> BackendResult<T> {
         result.map_err(|e| match e {
+            OpError::Sqlite(e) if is_busy(&e) => {
+                BackendError::timed_out(self.describe(), explain(&e))
+            }
             OpError::Sqlite(e) => self.error(explain(&e)),
             OpError::Backend(e) => e,
         })
@@ -686,6 +691,30 @@ mod tests {
             wal_len()
         );
         assert_eq!(count(&held), written);
+    }
+
+    /// A write lock another process holds past the busy timeout makes a
+    /// write fail as a time-out, not as a store that is gone; nothing of
+    /// it is applied.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lock_held_past_the_busy_timeout_is_a_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let options = SqliteOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..SqliteOptions::default()
+        };
+        let db = SqliteBackend::open(&path, options).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = db
+            .set("ns", "k", Bytes::from_static(b"v"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackendError::TimedOut { .. }), "{err:?}");
+        assert!(err.to_string().contains("busy timeout"), "{err}");
+        holder.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(db.get("ns", "k").await.unwrap(), None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

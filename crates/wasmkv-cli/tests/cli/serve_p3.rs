@@ -396,3 +396,40 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         assert!(closed_by_server(&mut silent, Duration::from_secs(5)).await);
     });
 }
+
+/// README's example handler, served as README serves it: a session is
+/// created once and expires by itself, notes are appended by versioned
+/// swaps without losing one however many requests append at once.
+#[test]
+fn the_sessions_example_logs_in_once_and_loses_no_note() {
+    let dir = workdir();
+    let server = Server::start(dir.path(), "http_sessions_p3", &[]);
+    runtime().block_on(async {
+        let addr = server.addr();
+        let (status, body) = get(addr, "/login?user=ada").await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(get(addr, "/login?user=ada").await.0, 409);
+        assert_eq!(get(addr, "/note?user=bob&text=x").await.0, 401);
+        let notes: Vec<_> = (0..20)
+            .map(|i| {
+                let addr = addr.to_string();
+                tokio::spawn(async move { get(&addr, &format!("/note?user=ada&text=n{i}")).await })
+            })
+            .collect();
+        for note in notes {
+            let (status, body) = note.await.unwrap();
+            assert_eq!(status, 200, "{body}");
+        }
+        let (_, notes) = get(addr, "/notes?user=ada").await;
+        let mut lines: Vec<&str> = notes.lines().collect();
+        lines.sort();
+        let mut want: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
+        want.sort();
+        assert_eq!(lines, want, "a note was lost");
+        assert_eq!(get(addr, "/logout?user=ada").await.0, 200);
+        assert_eq!(get(addr, "/login?user=ada").await.0, 201);
+    });
+    let ttl = crate::common::run(dir.path(), &["kv", "ttl", "default", "session:ada"]).success();
+    let left: u64 = ttl.stdout.split(' ').next().unwrap().parse().unwrap();
+    assert!(left <= 60, "{}", ttl.stdout);
+}

@@ -7,15 +7,16 @@ use std::process::Stdio;
 
 use wasmkv_test_servers::{RedisCluster, RedisServer};
 
+use crate::common::http::{Server, get, runtime};
 use crate::common::{component, kvtool, labelled_component, run, wasmkv, workdir};
 
 /// Grants for the bucket every test here shares between interfaces.
 const SHARED: [&str; 2] = ["--bucket", "shared"];
 
-/// Runs a `conformance_wasmcloud` mode (`wasmkv run FLAGS ... MODE ARGS`);
+/// Runs `wasmkv run FLAGS --bucket shared COMPONENT MODE...` and returns
 /// its one line of output.
-fn wasmcloud(dir: &std::path::Path, flags: &[&str], mode: &[&str]) -> String {
-    let comp = component("conformance_wasmcloud");
+fn run_mode(name: &str, dir: &std::path::Path, flags: &[&str], mode: &[&str]) -> String {
+    let comp = component(name);
     let mut args = vec!["run"];
     args.extend_from_slice(flags);
     args.extend_from_slice(&SHARED);
@@ -24,14 +25,14 @@ fn wasmcloud(dir: &std::path::Path, flags: &[&str], mode: &[&str]) -> String {
     run(dir, &args).success().stdout.trim().to_string()
 }
 
+/// A `conformance_wasmcloud` mode (`wasmcloud:keyvalue`).
+fn wasmcloud(dir: &std::path::Path, flags: &[&str], mode: &[&str]) -> String {
+    run_mode("conformance_wasmcloud", dir, flags, mode)
+}
+
+/// A `conformance-draft2` mode (`wasi:keyvalue@0.2.0-draft2`).
 fn draft2(dir: &std::path::Path, flags: &[&str], mode: &[&str]) -> String {
-    let comp = component("conformance-draft2");
-    let mut args = vec!["run"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&SHARED);
-    args.push(comp.to_str().unwrap());
-    args.extend_from_slice(mode);
-    run(dir, &args).success().stdout.trim().to_string()
+    run_mode("conformance-draft2", dir, flags, mode)
 }
 
 fn seed(dir: &std::path::Path, flags: &[&str], mode: &[&str]) -> String {
@@ -378,4 +379,64 @@ fn a_labelled_import_opens_buckets_in_its_own_store() {
         "{}",
         missing.stderr
     );
+}
+
+/// The named error cases a guest sees for a store that goes down and for a
+/// value over the limit (the others are the conformance component's).
+#[test]
+fn a_store_that_goes_down_and_a_value_over_the_limit_are_named_cases() {
+    let mut server = RedisServer::start();
+    let dir = workdir();
+    let d = dir.path();
+    let store = format!("default={}?timeout_ms=500", server.url());
+    let serving = Server::start(d, "bench_http_async", &["--store", &store, "--bucket", ""]);
+    runtime().block_on(async {
+        assert_eq!(get(serving.addr(), "/seed").await.0, 200);
+        server.stop();
+        let (status, body) = get(serving.addr(), "/get").await;
+        assert_eq!((status, body.trim()), (500, "store unavailable"));
+    });
+
+    std::fs::write(d.join("small.toml"), "[limits]\nmax_value_bytes = 8\n").unwrap();
+    let comp = component("conformance_wasmcloud");
+    let big = run(
+        d,
+        &[
+            "run",
+            "--config",
+            "small.toml",
+            "--store",
+            "default=memory:",
+            "--bucket",
+            "shared",
+            comp.to_str().unwrap(),
+            "set",
+            "shared",
+            "k",
+            "more than eight bytes",
+        ],
+    );
+    assert_ne!(big.code, 0);
+    assert_eq!(big.stdout.trim(), "error: quota exceeded");
+}
+
+/// `[labels]` in wasmkv.toml does what `--label` does.
+#[test]
+fn labels_come_from_wasmkv_toml_too() {
+    let dir = workdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("wasmkv.toml"),
+        "[stores.default]\ntype = \"sqlite\"\npath = \"kv.db\"\n\n\
+         [stores.scratch]\ntype = \"memory\"\n\n\
+         [buckets]\nshared = \"default\"\n\n\
+         [labels]\ncache = \"scratch\"\n",
+    )
+    .unwrap();
+    let out = |r: crate::common::Run| r.success().stdout.trim().to_string();
+    out(labelled(d, &[], &["plain", "shared", "k", "kept"]));
+    // `scratch` is memory: a label's writes there are gone with the process,
+    // and the plain import still reads the file.
+    assert_eq!(out(labelled(d, &[], &["cache", "shared", "k"])), "(none)");
+    assert_eq!(out(labelled(d, &[], &["plain", "shared", "k"])), "kept");
 }

@@ -1,6 +1,6 @@
 //! `wasi:keyvalue/store@0.2.0-draft2`: buckets and single-key operations.
 
-use wasmkv_engine::{Bucket, Cause, KvError, Op, preview};
+use wasmkv_engine::Bucket;
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
@@ -56,22 +56,9 @@ impl store::HostBucket for WasmKv<'_> {
         cursor: Option<String>,
     ) -> Draft2Result<KeyResponse> {
         let bucket = self.bucket(&bucket)?;
-        let start = match cursor.as_deref() {
-            None => None,
-            Some(sealed) => match cursors::open(bucket.name(), sealed) {
-                Some(start) => Some(start),
-                None => {
-                    return reply(Err(KvError::new(
-                        Op::ListKeys,
-                        bucket.name(),
-                        None,
-                        Cause::InvalidValue(format!(
-                            "cursor {:?} was not issued by this host for this bucket; start with none",
-                            preview(sealed)
-                        )),
-                    )));
-                }
-            },
+        let start = match cursors::start(bucket.name(), cursor.as_deref()) {
+            Ok(start) => start,
+            Err(e) => return reply(Err(e)),
         };
         reply(bucket.list_keys(start).await.map(|page| KeyResponse {
             keys: page.keys,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wasmkv_engine::{Bucket, Bytes, Cause, KvError, Op, SetOptions, preview};
+use wasmkv_engine::{Bucket, Bytes, KvError, SetOptions, preview};
 use wasmtime::component::{Accessor, Resource};
 
 use super::kv::types::{self, Error, KeyResponse};
@@ -124,23 +124,7 @@ async fn list_keys(
     prefix: Option<&str>,
     cursor: Option<&str>,
 ) -> Result<KeyResponse, KvError> {
-    let mut start = match cursor {
-        None => None,
-        Some(sealed) => match cursors::open(bucket.name(), sealed) {
-            Some(start) => Some(start.to_string()),
-            None => {
-                return Err(KvError::new(
-                    Op::ListKeys,
-                    bucket.name(),
-                    None,
-                    Cause::InvalidValue(format!(
-                        "cursor {:?} was not issued by this host for this bucket; start with none",
-                        preview(sealed)
-                    )),
-                ));
-            }
-        },
-    };
+    let mut start = cursors::start(bucket.name(), cursor)?.map(str::to_string);
     let mut keys = Vec::new();
     for _ in 0..PREFIX_PAGES_PER_CALL {
         let page = bucket.list_keys(start.as_deref()).await?;
