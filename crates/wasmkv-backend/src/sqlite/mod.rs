@@ -125,10 +125,38 @@ struct Inner {
     idle: Mutex<Vec<Connection>>,
 }
 
-/// Expired rows each commit removes at most, beside its writes: a file full
+/// Expired rows a commit removes at most, beside its writes: a file full
 /// of expired entries shrinks as it is written to, and no commit pays for
 /// more than this many (found through the expiry index, not a scan).
 const EXPIRED_PER_COMMIT: usize = 64;
+
+/// How often the writer looks for expired rows while it found none the
+/// last time: the look costs a commit tens of microseconds, too much to pay
+/// on every durable write when nothing has expired.
+const EXPIRED_LOOK_EVERY_MS: i64 = 1000;
+
+/// The writer's removal of expired rows: in every commit while it keeps
+/// finding some, else once per [`EXPIRED_LOOK_EVERY_MS`].
+#[derive(Default)]
+struct Sweep {
+    /// When to look next; 0 (at once) while rows are being found.
+    next_look: i64,
+}
+
+impl Sweep {
+    fn run(&mut self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+        if now < self.next_look {
+            return Ok(());
+        }
+        let removed = rows::remove_expired(conn, now, EXPIRED_PER_COMMIT)?;
+        self.next_look = if removed == 0 {
+            now.saturating_add(EXPIRED_LOOK_EVERY_MS)
+        } else {
+            0
+        };
+        Ok(())
+    }
+}
 
 /// The size a WAL is cut back to when a writer starts it over
 /// (`journal_size_limit`): SQLite's automatic checkpoint runs at 1000 pages
@@ -164,9 +192,9 @@ impl SqliteBackend {
         let conn = inner.connect()?;
         inner.idle.lock().expect("fresh mutex").push(conn);
         let clock = inner.clock();
-        let remove_expired: group_commit::Housekeeping = Box::new(move |conn| {
-            rows::remove_expired(conn, now_of(&clock), EXPIRED_PER_COMMIT).map(drop)
-        });
+        let mut sweep = Sweep::default();
+        let remove_expired: group_commit::Housekeeping =
+            Box::new(move |conn| sweep.run(conn, now_of(&clock)));
         let writer =
             group_commit::Writer::start(inner.connect()?, inner.describe(), remove_expired)
                 .map_err(|e| inner.error(format_args!("cannot start the writer thread: {e}")))?;
