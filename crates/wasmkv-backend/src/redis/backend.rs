@@ -215,6 +215,26 @@ impl RedisBackend {
             .await
     }
 
+    /// A write script on `keys` with `args`: under `wait_replicas` its
+    /// `recorded` twin, confirmed by replicas and safe to resend; else
+    /// `plain`, sent once as `delivery` says.
+    async fn write_script<T: ::redis::FromRedisValue>(
+        &self,
+        plain: &Lua,
+        recorded: impl FnOnce(&Replication) -> &Lua,
+        keys: Vec<String>,
+        args: Vec<Vec<u8>>,
+        delivery: Delivery,
+    ) -> BackendResult<T> {
+        match &self.replication {
+            Some(replication) => {
+                self.replicated(replication, recorded(replication), keys, args)
+                    .await
+            }
+            None => self.script(plain, &keys, &args, delivery).await,
+        }
+    }
+
     /// A data key and its version key, as the scripts take them.
     fn with_version(&self, key: String) -> [String; 2] {
         let version = self.keyspace.version_key(&key);
@@ -313,13 +333,8 @@ impl RedisBackend {
                 args.extend(value.map(|v| v.to_vec()));
             }
             async move {
-                match &self.replication {
-                    Some(replication) => {
-                        self.replicated::<i64>(replication, &replication.write, keys, args)
-                            .await
-                    }
-                    None => self.script(&self.write, &keys, &args, delivery).await,
-                }
+                self.write_script(&self.write, |r| &r.write, keys, args, delivery)
+                    .await
             }
         });
         let replies = futures::future::try_join_all(calls).await?;
@@ -428,16 +443,10 @@ impl Backend for RedisBackend {
         let args: Vec<Vec<u8>> = [delta, range.min, range.max]
             .map(|n| counter::encode(n).into_bytes())
             .to_vec();
-        let reply = match &self.replication {
-            Some(replication) => {
-                self.replicated(replication, &replication.increment, keys, args)
-                    .await?
-            }
-            None => {
-                self.script(&self.increment, &keys, &args, Delivery::AtMostOnce)
-                    .await?
-            }
-        };
+        let at_most_once = Delivery::AtMostOnce;
+        let reply = self
+            .write_script(&self.increment, |r| &r.increment, keys, args, at_most_once)
+            .await?;
         self.increment_reply(reply, delta, range)
     }
 
@@ -457,16 +466,10 @@ impl Backend for RedisBackend {
         };
         let keys = self.with_version(key).to_vec();
         let args = vec![expected.to_vec(), new.to_vec()];
-        let swapped: i64 = match &self.replication {
-            Some(replication) => {
-                self.replicated(replication, &replication.compare_and_swap, keys, args)
-                    .await?
-            }
-            None => {
-                self.script(&self.compare_and_swap, &keys, &args, Delivery::AtMostOnce)
-                    .await?
-            }
-        };
+        let (plain, at_most_once) = (&self.compare_and_swap, Delivery::AtMostOnce);
+        let swapped: i64 = self
+            .write_script(plain, |r| &r.compare_and_swap, keys, args, at_most_once)
+            .await?;
         Ok(swapped == 1)
     }
 
@@ -526,16 +529,9 @@ impl Backend for RedisBackend {
             flag(condition.value.is_some()),
             condition.value.as_deref().unwrap_or_default().to_vec(),
         ];
-        let reply: Vec<Value> = match &self.replication {
-            Some(replication) => {
-                self.replicated(replication, &replication.swap, keys, args)
-                    .await?
-            }
-            None => {
-                self.script(&self.swap, &keys, &args, Delivery::AtMostOnce)
-                    .await?
-            }
-        };
+        let reply: Vec<Value> = self
+            .write_script(&self.swap, |r| &r.swap, keys, args, Delivery::AtMostOnce)
+            .await?;
         let mut reply = reply.into_iter();
         let swapped: i64 = match reply.next() {
             Some(first) => ::redis::from_redis_value(first).map_err(|e| self.error(e))?,
