@@ -51,6 +51,18 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// The cause alone, without the store's name in front: for messages
+    /// that name the store already.
+    pub fn cause_text(&self) -> String {
+        match self {
+            BackendError::TimedOut { message, .. } | BackendError::Unavailable { message, .. } => {
+                message.clone()
+            }
+            BackendError::Unsupported { what, .. } => format!("{what} not supported by this store"),
+            other => other.to_string(),
+        }
+    }
+
     /// Builds a [`BackendError::TimedOut`], folding the cause onto one line.
     pub fn timed_out(store: impl Into<String>, cause: impl std::fmt::Display) -> Self {
         BackendError::TimedOut {

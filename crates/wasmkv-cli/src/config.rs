@@ -182,13 +182,32 @@ impl Setup {
         self
     }
 
-    /// Opens every store and checks every grant.
+    /// Opens every store a grant or a label uses, and checks every grant.
+    /// A store nothing uses is not opened: no bucket could reach it, and a
+    /// server it names being down must not stop the others.
     pub async fn build_engine(self) -> anyhow::Result<Engine> {
+        let used = |name: &str| {
+            self.grants.iter().any(|(_, store)| store == name)
+                || self.labels.values().any(|store| store == name)
+        };
+        let stores: Vec<(String, StoreUrl)> = self
+            .stores
+            .into_iter()
+            .filter(|(name, _)| {
+                let used = used(name);
+                if !used {
+                    tracing::debug!(
+                        "store {name:?} is not opened: no bucket grant or import label uses it"
+                    );
+                }
+                used
+            })
+            .collect();
         let mut builder = Engine::builder()
             .grants(self.grants)
             .limits(self.limits)
             .denial_hint(crate::grant_hint::for_bucket);
-        for (name, url) in self.stores {
+        for (name, url) in stores {
             builder = builder.store_url(name, url);
         }
         for (label, store) in self.labels {

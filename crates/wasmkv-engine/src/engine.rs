@@ -56,7 +56,7 @@ pub enum EngineBuildError {
         store: String,
     },
     /// A configured store could not be opened.
-    #[error("store {name:?} ({url}) cannot be opened: {cause}")]
+    #[error("store {name:?} ({url}) cannot be opened: {}", cause.cause_text())]
     OpenStore {
         /// The store's name.
         name: String,

@@ -16,5 +16,6 @@ mod wait;
 
 pub use certs::{CertFiles, NAMED_SERVER, TestPki};
 pub use deadlines::shift_deadlines;
+pub use ports::free_port;
 pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};
 pub use sentinel::{MASTER_NAME, RedisSentinels};

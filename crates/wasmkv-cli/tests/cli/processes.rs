@@ -100,3 +100,47 @@ fn acknowledged_writes_survive_kill_9() {
         );
     }
 }
+
+/// README's `wasmkv.toml` example, as written, from a folder with no Redis
+/// listening: its `cache` store (Redis) is used by no grant, so it is not
+/// opened, and the counter example runs on the default store.
+#[test]
+fn the_readme_config_example_works_as_written_without_redis() {
+    let readme = std::fs::read_to_string(crate::common::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("### wasmkv.toml")
+        .nth(1)
+        .expect("README has a wasmkv.toml section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section starts with a toml block");
+    assert!(example.contains("[stores.cache]"), "{example}");
+    let dir = workdir();
+    std::fs::write(dir.path().join("wasmkv.toml"), example).unwrap();
+    let counter = component("counter");
+    let first = run(dir.path(), &["run", counter.to_str().unwrap()]).success();
+    assert_eq!(first.stdout.trim(), "counter has run 1 time");
+}
+
+/// A store that cannot be opened is named once, with its cause, not its
+/// URL twice.
+#[test]
+fn a_store_that_cannot_be_opened_is_named_once() {
+    let dir = workdir();
+    let port = wasmkv_test_servers::free_port(false);
+    let url = format!("redis://127.0.0.1:{port}");
+    let counter = component("counter");
+    let failed = run(
+        dir.path(),
+        &[
+            "run",
+            "--store",
+            &format!("default={url}"),
+            counter.to_str().unwrap(),
+        ],
+    )
+    .fails_with(125, "cannot connect");
+    assert_eq!(failed.stderr.matches(&url).count(), 1, "{}", failed.stderr);
+}
