@@ -564,3 +564,40 @@ async fn an_unreachable_server_fails_at_open_with_the_url() {
     assert!(text.contains("user:***@127.0.0.1"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+/// A URL of the wrong kind for the server it names fails at startup with a
+/// message naming the right scheme, instead of failing later, key by key.
+#[tokio::test]
+async fn a_redis_url_naming_a_cluster_node_or_a_sentinel_is_refused_naming_the_scheme() {
+    let open_err = |url: String| async move {
+        let url: StoreUrl = url.parse().unwrap();
+        match answer(url.open()).await {
+            Ok(_) => panic!("{url} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let cluster = RedisCluster::start();
+    let node = cluster.nodes()[0].port();
+    let err = open_err(format!("redis://127.0.0.1:{node}")).await;
+    assert!(err.contains("use redis-cluster://"), "{err}");
+
+    let sentinels = wasmkv_test_servers::RedisSentinels::start();
+    let first = sentinels
+        .url()
+        .trim_start_matches("redis-sentinel://")
+        .split([',', '/'])
+        .next()
+        .unwrap()
+        .to_string();
+    let err = open_err(format!("redis://{first}")).await;
+    assert!(err.contains("redis-sentinel://"), "{err}");
+
+    // TLS to a port that does not speak it: no answer, and a hint.
+    let plain = RedisServer::start();
+    let err = open_err(format!(
+        "rediss://127.0.0.1:{}?timeout_ms=500",
+        plain.port()
+    ))
+    .await;
+    assert!(err.contains("TLS port"), "{err}");
+}

@@ -53,12 +53,24 @@ impl RedisBackend {
                 return Err(fail(format!("cannot connect: {e}{hint}")));
             }
             Err(_) => {
+                // A plain port answers nothing to a TLS handshake (Redis
+                // waits for the end of a command line that never comes).
+                let hint = if url.tls.is_some() {
+                    " (a port that does not speak TLS gives no answer to a TLS handshake: is this the server's TLS port? For its plain port use redis://)"
+                } else {
+                    ""
+                };
                 return Err(fail(format!(
-                    "cannot connect: no answer within {} ms",
+                    "cannot connect: no answer within {} ms{hint}",
                     url.timeout.as_millis()
                 )));
             }
         };
+        if url.topology == Topology::Single
+            && let Some(wrong) = wrong_scheme(&conn, url.timeout).await
+        {
+            return Err(fail(wrong));
+        }
         let replication =
             (url.wait_replicas > 0).then(|| Replication::new(url.wait_replicas, url.timeout));
         let backend = Self {
@@ -378,6 +390,23 @@ impl RedisBackend {
             Err(e) => e.into(),
             Ok(_) => self.error("Redis refused an increment that wasmkv's counter rules allow"),
         }
+    }
+}
+
+/// Why a `redis://` URL names the wrong kind of server, if it does: a
+/// Redis Cluster node (keys in other nodes' slots would fail with MOVED,
+/// and listings would show one node's keys) or a Sentinel (no data at all).
+async fn wrong_scheme(conn: &Connection, timeout: Duration) -> Option<String> {
+    let info = cmd("INFO").arg("server").arg("cluster").clone();
+    let answer = tokio::time::timeout(timeout, conn.query::<String>(&info, Delivery::Idempotent));
+    let info = answer.await.ok()?.ok()?;
+    let has = |line: &str| info.lines().any(|l| l.trim() == line);
+    if has("redis_mode:sentinel") {
+        Some("this server is a Redis Sentinel, which holds no data: give its address as redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME".into())
+    } else if has("cluster_enabled:1") {
+        Some("this server is a Redis Cluster node: use redis-cluster://HOST:PORT[,HOST:PORT...] (with redis:// keys in other nodes' slots would fail with MOVED)".into())
+    } else {
+        None
     }
 }
 
