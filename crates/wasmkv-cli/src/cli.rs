@@ -37,24 +37,24 @@ pub struct StoreArgs {
     /// tls_ca_file, tls_cert_file, tls_key_file, tls_server_name,
     /// tls_system_roots, tls_insecure; and wait_replicas=N).
     /// Store "default" is sqlite:.wasmkv/default.db unless given.
-    #[arg(long = "store", value_name = "NAME=URL")]
+    #[arg(long = "store", value_name = "NAME=URL", global = true)]
     pub stores: Vec<String>,
 
     /// Grant bucket NAME, stored in STORE (default "default"); NAME "*"
     /// grants every name. Without any grant, only bucket "default" is granted.
-    #[arg(long = "bucket", value_name = "NAME[=STORE]")]
+    #[arg(long = "bucket", value_name = "NAME[=STORE]", global = true)]
     pub buckets: Vec<String>,
 
     /// Give buckets opened through an import labelled LABEL (a component's
     /// `import LABEL: wasmcloud:keyvalue/store@0.2.0`) store STORE; grants
     /// still decide which names may be opened. An unmapped label uses the
     /// store its bucket's grant names, as an unlabelled import does.
-    #[arg(long = "label", value_name = "LABEL=STORE")]
+    #[arg(long = "label", value_name = "LABEL=STORE", global = true)]
     pub labels: Vec<String>,
 
     /// Read stores, grants and limits from this file
     /// (default: ./wasmkv.toml when present).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
     /// Most bytes one get-many or key listing may return, e.g. 128MiB
@@ -148,7 +148,7 @@ pub struct ServeArgs {
     pub instance: InstanceArgs,
 
     /// Listen here; port 0 picks a free port (the address is printed).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = host_and_port)]
     pub addr: String,
 
     /// Answer 504 when a request has not been answered after this long,
@@ -308,6 +308,25 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A listening address with its host: a port alone (`8080`) is the
+/// commonest slip, and the socket layer would only say "invalid socket
+/// address".
+fn host_and_port(text: &str) -> Result<String, String> {
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(text.to_string())
+        }
+        _ => Err(format!(
+            "expected HOST:PORT, e.g. 127.0.0.1:{port} (0.0.0.0:{port} for every interface)",
+            port = text
+                .rsplit(':')
+                .next()
+                .filter(|p| p.parse::<u16>().is_ok())
+                .unwrap_or("8080")
+        )),
     }
 }
 

@@ -54,13 +54,29 @@ fn usage_error(e: &clap::Error) -> i32 {
         .collect::<Vec<_>>()
         .join(" ");
     let first = first.trim_start_matches("error: ");
+    // clap's "to pass '--x' as a value, use '-- --x'" is not what a mistyped
+    // or misplaced option needs; its other tips (a similar name) are.
     let tip = rendered
         .lines()
         .map(str::trim)
         .find_map(|line| line.strip_prefix("tip: "))
+        .filter(|tip| !tip.starts_with("to pass "))
         .map(|tip| format!("; {tip}"))
         .unwrap_or_default();
-    exit::report(&anyhow::anyhow!("{first}{tip} (see `wasmkv --help`)"));
+    // The usage line names the (sub)command the mistake was made in.
+    let command = rendered
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Usage: "))
+        .map(|usage| {
+            usage
+                .split_whitespace()
+                .take_while(|word| !word.starts_with(['[', '<', '-']))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|command| !command.is_empty())
+        .unwrap_or_else(|| "wasmkv".to_string());
+    exit::report(&anyhow::anyhow!("{first}{tip} (see `{command} --help`)"));
     exit::SETUP_FAILED
 }
 

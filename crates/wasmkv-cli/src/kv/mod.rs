@@ -41,6 +41,13 @@ pub fn main(args: KvArgs) -> i32 {
 }
 
 async fn execute(args: KvArgs) -> anyhow::Result<i32> {
+    // `kv` lifts the caps that protect the host from guests; a cap given
+    // for it would be silently ignored, so it is refused instead.
+    if args.store.max_result_bytes.is_some() || args.store.max_instance_bytes.is_some() {
+        anyhow::bail!(
+            "--max-result-bytes and --max-instance-bytes limit what components may make the host hold; `wasmkv kv` has no such caps: give them to `wasmkv run` or `wasmkv serve`"
+        );
+    }
     let engine = Setup::load(&args.store)?.for_admin().build_engine().await?;
     match args.command {
         KvCommand::List { bucket, prefix } => {

@@ -617,3 +617,43 @@ fn a_function_of_the_wrong_type_is_named_with_both_types() {
         assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
     }
 }
+
+/// Command-line mistakes get a hint that fixes them: the subcommand's own
+/// help, the form an address takes, no `-- --flag` advice for a misplaced
+/// option, and a cap `kv` would ignore refused; store options may follow a
+/// `kv` subcommand.
+#[test]
+fn command_line_hints_name_the_fix() {
+    let dir = workdir();
+    let d = dir.path();
+    run(d, &["kv", "lst"]).fails_with(125, "see `wasmkv kv --help`");
+    run(d, &["kv", "list", "b", "--bogus"]).fails_with(125, "see `wasmkv kv list --help`");
+    run(d, &["serve", "--addr", "8080", "h.wasm"])
+        .fails_with(125, "expected HOST:PORT, e.g. 127.0.0.1:8080");
+    let misplaced =
+        run(d, &["run", "--nope", "x.wasm"]).fails_with(125, "unexpected argument '--nope'");
+    assert!(
+        !misplaced.stderr.contains("-- --nope"),
+        "{}",
+        misplaced.stderr
+    );
+    run(d, &["kv", "--max-result-bytes", "1", "list", "b"])
+        .fails_with(125, "`wasmkv kv` has no such caps");
+    run(
+        d,
+        &[
+            "kv",
+            "set",
+            "b",
+            "k",
+            "v",
+            "--store",
+            "default=sqlite:after.db",
+        ],
+    )
+    .success();
+    assert!(
+        d.join("after.db").is_file(),
+        "--store after the subcommand was not used"
+    );
+}
