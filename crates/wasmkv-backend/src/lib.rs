@@ -37,8 +37,8 @@ pub use redact::redact_secrets;
 #[cfg(feature = "redis")]
 pub use redis::url::{RedisUrl, Topology};
 pub use store_url::{
-    BackendKind, ParseStoreUrl, StoreSpec, StoreUrl, StoreUrlError, TomlForm, kinds, toml_type,
-    toml_type_names,
+    BackendKind, ParseStoreUrl, StoreSpec, StoreUrl, StoreUrlError, TomlForm, UrlParameter, kinds,
+    toml_type, toml_type_names,
 };
 
 /// [`BackendError::TooLarge`] when `lens` add up to more than `max_total`.

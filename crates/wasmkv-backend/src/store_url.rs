@@ -35,7 +35,20 @@ pub enum TomlForm {
         schemes: &'static [&'static str],
         /// A URL to show when the one given does not fit.
         example: &'static str,
+        /// The URL's query parameters, which the table takes as keys too.
+        parameters: &'static [UrlParameter],
     },
+}
+
+/// A query parameter of a store URL, also a key of the store's
+/// `wasmkv.toml` table: one list, so the two cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParameter {
+    /// Its name, e.g. `timeout_ms`.
+    pub name: &'static str,
+    /// Whether it names a file, which `wasmkv.toml` reads relative to its
+    /// own folder.
+    pub file: bool,
 }
 
 /// Parses the text after `SCHEME:` into a store; the error is a reason

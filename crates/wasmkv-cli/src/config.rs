@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use wasmkv_backend::TomlForm;
+use wasmkv_backend::{TomlForm, UrlParameter};
 use wasmkv_engine::{Engine, Grants, Limits, StoreUrl};
 
 use crate::cli::StoreArgs;
@@ -33,25 +33,19 @@ struct ConfigFile {
     limits: LimitsConfig,
 }
 
-/// One `[stores.NAME]` table. Flat rather than tagged by `type`, so an
-/// unknown key is reported at its own line, not at the table's. The `type`s
-/// are the backends' own (see `wasmkv_backend::kinds`). No `Debug`: `url`
-/// may hold a password.
+/// One `[stores.NAME]` table. Besides `type`, `path` and `url`, a URL
+/// type's table takes every parameter of its URLs as a key (the backend's
+/// one list, `TomlForm::Url::parameters`), files relative to the config
+/// file's folder; anything else is refused by name. No `Debug`: `url` may
+/// hold a password.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StoreConfig {
     #[serde(rename = "type")]
     kind: String,
     path: Option<PathBuf>,
     url: Option<String>,
-    /// TLS files (relative to the config file) and the insecure switch, the
-    /// same as the URL parameters of the same names.
-    tls_ca_file: Option<PathBuf>,
-    tls_cert_file: Option<PathBuf>,
-    tls_key_file: Option<PathBuf>,
-    tls_insecure: Option<bool>,
-    tls_system_roots: Option<bool>,
-    tls_server_name: Option<String>,
+    #[serde(flatten)]
+    parameters: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,10 +257,11 @@ impl StoreConfig {
                 wasmkv_backend::toml_type_names().join(", ")
             );
         };
-        let tls_params = self.tls_params(base);
-        if !tls_params.is_empty() && !matches!(form, TomlForm::Url { .. }) {
-            bail!("{table}: tls_* keys are for Redis stores over TLS, not type {kind:?}");
-        }
+        let known: &[UrlParameter] = match form {
+            TomlForm::Url { parameters, .. } => parameters,
+            _ => &[],
+        };
+        let keys = table_parameters(&table, kind, self.parameters, known, base)?;
         match (form, self.path, self.url) {
             (TomlForm::Bare(url), None, None) => Ok(url.parse()?),
             (TomlForm::Bare(_), ..) => bail!("{table}: type {kind:?} takes no path or url"),
@@ -277,8 +272,22 @@ impl StoreConfig {
             (TomlForm::Path(_), ..) => {
                 bail!("{table}: type {kind:?} needs `path = \"FILE\"` and no url")
             }
-            (TomlForm::Url { schemes, example }, None, Some(url)) => {
-                let url = with_params(url, &tls_params);
+            (
+                TomlForm::Url {
+                    schemes, example, ..
+                },
+                None,
+                Some(url),
+            ) => {
+                let url = files_from(&url, known, base);
+                for (key, _) in &keys {
+                    if query_names(&url).any(|name| name == *key) {
+                        bail!(
+                            "{table}: {key} is given twice, as a key and in the url; give it once"
+                        );
+                    }
+                }
+                let url = with_params(url, &keys);
                 let parsed: StoreUrl = url.parse().with_context(|| format!("{table} url"))?;
                 if !schemes.contains(&parsed.scheme()) {
                     bail!("{table}: this type needs a url like {example}, not {parsed}");
@@ -292,35 +301,67 @@ impl StoreConfig {
     }
 }
 
-impl StoreConfig {
-    /// The `tls_*` keys as URL parameters, file paths made absolute.
-    fn tls_params(&self, base: &Path) -> Vec<(&'static str, String)> {
-        let files = [
-            ("tls_ca_file", &self.tls_ca_file),
-            ("tls_cert_file", &self.tls_cert_file),
-            ("tls_key_file", &self.tls_key_file),
-        ];
-        let mut params: Vec<_> = files
-            .into_iter()
-            .filter_map(|(name, path)| {
-                let path = path.as_ref()?;
-                Some((name, base.join(path).display().to_string()))
-            })
-            .collect();
-        let switches = [
-            ("tls_insecure", self.tls_insecure),
-            ("tls_system_roots", self.tls_system_roots),
-        ];
-        for (name, on) in switches {
-            if let Some(on) = on {
-                params.push((name, on.to_string()));
-            }
+/// A table's keys besides `type`, `path` and `url` as URL parameters: each
+/// must be one of `known`, a file made relative to `base`.
+fn table_parameters(
+    table: &str,
+    kind: &str,
+    keys: BTreeMap<String, toml::Value>,
+    known: &[UrlParameter],
+    base: &Path,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    keys.into_iter()
+        .map(|(key, value)| {
+            let Some(parameter) = known.iter().find(|p| p.name == key) else {
+                let names: Vec<&str> = ["type", "path", "url"]
+                    .into_iter()
+                    .chain(known.iter().map(|p| p.name))
+                    .collect();
+                bail!(
+                    "{table}: unknown key {key:?} for type {kind:?}; known: {}",
+                    names.join(", ")
+                );
+            };
+            let text = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => bail!(
+                    "{table}: {key} must be a string, a number or true/false, not {}",
+                    other.type_str()
+                ),
+            };
+            let text = if parameter.file {
+                base.join(text).display().to_string()
+            } else {
+                text
+            };
+            Ok((parameter.name, text))
+        })
+        .collect()
+}
+
+/// The names of `url`'s query parameters.
+fn query_names(url: &str) -> impl Iterator<Item = String> + '_ {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(query.as_bytes()).map(|(name, _)| name.into_owned())
+}
+
+/// `url` with its file parameters (`password_file`, `tls_*_file`) read
+/// relative to `base`, as the same keys of the table are; the rest as is.
+fn files_from(url: &str, known: &[UrlParameter], base: &Path) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let mut rebuilt = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if known.iter().any(|p| p.file && p.name == name) {
+            rebuilt.append_pair(&name, &base.join(&*value).display().to_string());
+        } else {
+            rebuilt.append_pair(&name, &value);
         }
-        if let Some(name) = &self.tls_server_name {
-            params.push(("tls_server_name", name.clone()));
-        }
-        params
     }
+    format!("{head}?{}", rebuilt.finish())
 }
 
 /// `url` with `params` added to its query.

@@ -55,6 +55,7 @@ pub(crate) static KIND: BackendKind = BackendKind {
             TomlForm::Url {
                 schemes: &["redis", "rediss", "redis-sentinel", "rediss-sentinel"],
                 example: "redis://HOST:PORT, rediss://HOST:PORT or redis-sentinel://HOST:PORT/MASTER",
+                parameters: url::PARAMETERS,
             },
         ),
         (
@@ -62,6 +63,7 @@ pub(crate) static KIND: BackendKind = BackendKind {
             TomlForm::Url {
                 schemes: &["redis-cluster", "rediss-cluster"],
                 example: "redis-cluster://HOST:PORT[,HOST:PORT...] or rediss-cluster://…",
+                parameters: url::PARAMETERS,
             },
         ),
     ],

@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::tls::{TlsParams, TlsSettings};
+use crate::store_url::UrlParameter;
 
 /// The key prefix used when a URL names none: every key wasmkv writes starts
 /// with it, so a Redis shared with other applications stays tidy.
@@ -164,6 +165,30 @@ impl RedisUrl {
     }
 }
 
+/// wasmkv's own URL parameters, which `wasmkv.toml` takes as keys of a
+/// Redis store's table too.
+pub const PARAMETERS: &[UrlParameter] = &[
+    parameter("prefix"),
+    parameter("timeout_ms"),
+    parameter("wait_replicas"),
+    parameter("password_env"),
+    file("password_file"),
+    file("tls_ca_file"),
+    file("tls_cert_file"),
+    file("tls_key_file"),
+    parameter("tls_server_name"),
+    parameter("tls_insecure"),
+    parameter("tls_system_roots"),
+];
+
+const fn parameter(name: &'static str) -> UrlParameter {
+    UrlParameter { name, file: false }
+}
+
+const fn file(name: &'static str) -> UrlParameter {
+    UrlParameter { name, file: true }
+}
+
 /// wasmkv's own parameters, taken off the URL.
 struct Params {
     prefix: String,
@@ -234,8 +259,10 @@ fn parse_params(query: Option<&str>) -> Result<Params, RedisUrlError> {
                     })?;
             }
             other => {
+                let known: Vec<&str> = PARAMETERS.iter().map(|p| p.name).collect();
                 return Err(RedisUrlError(format!(
-                    "unknown parameter {other:?} (known: prefix, timeout_ms, wait_replicas, password_env, password_file, tls_ca_file, tls_cert_file, tls_key_file, tls_server_name, tls_insecure, tls_system_roots)"
+                    "unknown parameter {other:?} (known: {})",
+                    known.join(", ")
                 )));
             }
         }

@@ -203,7 +203,74 @@ fn tls_files_from_wasmkv_toml_are_relative_to_it() {
     let out = kvtool(dir.path(), &[], &["get", "sessions", "k"]);
     assert_eq!(out.code, 125, "{}", out.stderr);
     assert!(
-        out.stderr.contains("[stores.cache]") && out.stderr.contains("tls_* keys"),
+        out.stderr.contains("[stores.cache]")
+            && out
+                .stderr
+                .contains("unknown key \"tls_ca_file\" for type \"sqlite\""),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Every URL parameter is also a key of a Redis store's table (one list
+/// for both), and a file it names, as a key or inside the url, is read
+/// relative to the config file's folder, not the current one.
+#[test]
+fn url_parameters_are_table_keys_and_files_are_relative_to_the_config() {
+    let server = RedisServer::start();
+    server.cli(&["CONFIG", "SET", "requirepass", "s3cret"]);
+    let dir = workdir();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(conf.join("pw"), "s3cret\n").unwrap();
+    let port = server.port();
+    for table in [
+        format!(
+            "url = \"redis://127.0.0.1:{port}\"\npassword_file = \"pw\"\nprefix = \"k:\"\ntimeout_ms = 2000\n"
+        ),
+        format!("url = \"redis://127.0.0.1:{port}?password_file=pw&prefix=k:\"\n"),
+    ] {
+        let config =
+            format!("[stores.cache]\ntype = \"redis\"\n{table}\n[buckets]\nsessions = \"cache\"\n");
+        std::fs::write(conf.join("wasmkv.toml"), config).unwrap();
+        kvtool(
+            dir.path(),
+            &["--config", "conf/wasmkv.toml"],
+            &["set", "sessions", "k", "v"],
+        )
+        .success();
+        assert_eq!(
+            server.cli(&["-a", "s3cret", "--no-auth-warning", "GET", "k:8:sessions:k"]),
+            "v"
+        );
+    }
+    let twice = format!(
+        "[stores.cache]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}?prefix=a:\"\nprefix = \"b:\"\n"
+    );
+    std::fs::write(conf.join("wasmkv.toml"), twice).unwrap();
+    let out = kvtool(
+        dir.path(),
+        &["--config", "conf/wasmkv.toml"],
+        &["get", "sessions", "k"],
+    );
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("prefix is given twice"),
+        "{}",
+        out.stderr
+    );
+    let typo = format!(
+        "[stores.cache]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\ntimeout = 5\n"
+    );
+    std::fs::write(conf.join("wasmkv.toml"), typo).unwrap();
+    let out = kvtool(
+        dir.path(),
+        &["--config", "conf/wasmkv.toml"],
+        &["get", "sessions", "k"],
+    );
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown key \"timeout\"") && out.stderr.contains("timeout_ms"),
         "{}",
         out.stderr
     );
