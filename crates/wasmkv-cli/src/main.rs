@@ -28,7 +28,31 @@ use crate::cli::{Cli, Command};
 /// that loses the race to store it gets a wasmtime warning although the
 /// other's copy is already in place, so cache warnings are not shown.
 const DEFAULT_LOG: &str =
-    "warn,wasmkv::access=info,wasmkv::serve=info,wasmtime_internal_cache=error";
+    "warn,wasmkv::access=info,wasmkv::serve=info,wasmtime_internal_cache=error,redis=error";
+
+/// What `WASMKV_LOG` means. A bare level (`WASMKV_LOG=debug`) is for
+/// wasmkv's own lines: wasmtime and Cranelift stay at warnings (their debug
+/// output would bury wasmkv's), and the Redis client's recovery warnings
+/// stay hidden, as by default: wasmkv reports what they led to itself.
+/// Anything else is a full `tracing` filter, e.g. `wasmkv=debug,wasmtime=debug`.
+fn log_filter(value: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let directives = match value {
+        None => DEFAULT_LOG.to_string(),
+        Some(level @ ("trace" | "debug" | "info" | "warn" | "error" | "off")) => {
+            let others = if matches!(level, "error" | "off") {
+                level
+            } else {
+                "warn"
+            };
+            format!(
+                "{others},redis=error,wasmkv={level},wasmkv_backend={level},wasmkv_engine={level},wasmkv_host={level}"
+            )
+        }
+        Some(filter) => filter.to_string(),
+    };
+    tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
+}
 
 /// Help and version go to stdout with exit 0. Any other command-line
 /// mistake is wasmkv's one error line with exit 125, like every other
@@ -96,10 +120,7 @@ fn main() {
         .finish(output::LogSink::stderr());
     output::set_log_writer(writer.clone());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WASMKV_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
-        )
+        .with_env_filter(log_filter(std::env::var("WASMKV_LOG").ok().as_deref()))
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

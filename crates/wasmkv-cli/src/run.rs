@@ -20,6 +20,12 @@ pub fn main(args: RunArgs) -> i32 {
     crate::runtime::block_on(crate::runtime::Workers::AtLeastTwo, async {
         let prepared = match prepare(&args).await {
             Ok(p) => p,
+            // The initial memory is over the cap: the same limit as memory
+            // grown later, with its exit code.
+            Err(e) if e.downcast_ref::<MemoryLimitExceeded>().is_some() => {
+                exit::report(&e.context("the component cannot start"));
+                return exit::MEMORY_LIMIT;
+            }
             Err(e) => {
                 exit::report(&e);
                 return exit::SETUP_FAILED;
@@ -76,7 +82,10 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
         store.epoch_deadline_async_yield_and_update(1);
         component::start_epoch_ticker(&loaded.engine)?;
     }
-    let link_error = |e: wasmtime::Error| linking::link_error(&args.component, &loaded, e.into());
+    let link_error = |e: wasmtime::Error| match e.downcast::<MemoryLimitExceeded>() {
+        Ok(hit) => anyhow::Error::new(hit),
+        Err(e) => linking::link_error(&args.component, &loaded, e.into()),
+    };
     let command = match loaded.generation {
         Generation::P2 => Command::P2(
             wasmtime_wasi::p2::bindings::CommandPre::new(pre)

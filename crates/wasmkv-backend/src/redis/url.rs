@@ -324,7 +324,7 @@ fn sentinel_parts(
 ) -> Result<(Vec<String>, SentinelService), RedisUrlError> {
     let usage = || {
         RedisUrlError(format!(
-            "expected {node_scheme}-sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]"
+            "expected {node_scheme}-sentinel://HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB], with USER:PASSWORD@ before the hosts when the primary needs them"
         ))
     };
     let (authority, path) = authority_and_path.split_once('/').ok_or_else(usage)?;

@@ -657,3 +657,44 @@ fn command_line_hints_name_the_fix() {
         "--store after the subcommand was not used"
     );
 }
+
+/// `WASMKV_LOG=debug` shows wasmkv's own lines, not wasmtime's and
+/// Cranelift's; a memory cap under a component's initial memory is the
+/// memory limit (123), not a start-up failure; a sentinel URL's usage text
+/// is not mangled by password redaction.
+#[test]
+fn debug_logs_memory_caps_and_sentinel_usage_read_as_documented() {
+    let dir = workdir();
+    let d = dir.path();
+    let counter = component("counter");
+    let counter = counter.to_str().unwrap();
+    let out = crate::common::wasmkv(d)
+        .env("WASMKV_LOG", "debug")
+        .args([
+            "run",
+            "--store",
+            "default=memory:",
+            "--bucket",
+            "elsewhere",
+            counter,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DEBUG wasmkv::guest_error"), "{stderr}");
+    for noise in ["wasmtime", "cranelift"] {
+        assert!(
+            !stderr
+                .lines()
+                .any(|l| l.contains(" DEBUG ") && l.contains(noise)),
+            "{noise} debug lines under WASMKV_LOG=debug:\n{stderr}"
+        );
+    }
+    run(d, &["run", "--max-memory", "64KiB", counter]).fails_with(123, "over --max-memory");
+    let usage = run(
+        d,
+        &["run", "--store", "default=redis-sentinel://h:1", counter],
+    )
+    .fails_with(125, "redis-sentinel://HOST:PORT");
+    assert!(usage.stderr.contains("USER:PASSWORD@"), "{}", usage.stderr);
+}
