@@ -17,6 +17,10 @@ use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
 use crate::expiry::{Clock, Expiry, SystemClock};
 
+/// The least time the startup checks (the kind of server, its replicas)
+/// are given, whatever `timeout_ms` says.
+const STARTUP_CHECK: Duration = Duration::from_secs(5);
+
 /// How much longer than the store's timeout a round trip may take before
 /// it is given up as unanswered: see [`RedisBackend::bounded`].
 const RESPONSE_MARGIN: Duration = Duration::from_millis(50);
@@ -105,14 +109,16 @@ impl RedisBackend {
         if wanted == 0 {
             return;
         }
-        let Ok(Ok(nodes)) = tokio::time::timeout(self.url.timeout, self.conn.primaries()).await
-        else {
+        // A startup check, so not bound by a tight timeout_ms: a busy
+        // machine must not skip the warning.
+        let limit = self.url.timeout.max(STARTUP_CHECK);
+        let Ok(Ok(nodes)) = tokio::time::timeout(limit, self.conn.primaries()).await else {
             return;
         };
         for node in nodes {
             let info = cmd("INFO").arg("replication").clone();
             let answer = self.conn.query_node::<String>(&node, info);
-            let Ok(Ok(info)) = tokio::time::timeout(self.url.timeout, answer).await else {
+            let Ok(Ok(info)) = tokio::time::timeout(limit, answer).await else {
                 continue;
             };
             // `slaveN:ip=…,state=online,…`: a replica still syncing does
@@ -398,7 +404,8 @@ impl RedisBackend {
 /// and listings would show one node's keys) or a Sentinel (no data at all).
 async fn wrong_scheme(conn: &Connection, timeout: Duration) -> Option<String> {
     let info = cmd("INFO").arg("server").arg("cluster").clone();
-    let answer = tokio::time::timeout(timeout, conn.query::<String>(&info, Delivery::Idempotent));
+    let limit = timeout.max(STARTUP_CHECK);
+    let answer = tokio::time::timeout(limit, conn.query::<String>(&info, Delivery::Idempotent));
     let info = answer.await.ok()?.ok()?;
     let has = |line: &str| info.lines().any(|l| l.trim() == line);
     if has("redis_mode:sentinel") {
