@@ -397,3 +397,46 @@ fn check_limits(limits: &Limits) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every parameter a URL type's URLs take is a key of its table, from
+    /// the same list, files read from the config file's folder; nothing
+    /// else is.
+    #[test]
+    fn every_url_parameter_is_a_table_key_and_nothing_else_is() {
+        let base = Path::new("/etc/wasmkv");
+        for kind in ["redis", "redis-cluster"] {
+            let Some(TomlForm::Url { parameters, .. }) = wasmkv_backend::toml_type(kind) else {
+                panic!("{kind} is not a URL type");
+            };
+            assert!(parameters.iter().any(|p| p.name == "password_file"));
+            for parameter in parameters {
+                let keys =
+                    BTreeMap::from([(parameter.name.to_string(), toml::Value::String("x".into()))]);
+                let taken = table_parameters("t", kind, keys, parameters, base).unwrap();
+                let want = if parameter.file { "/etc/wasmkv/x" } else { "x" };
+                assert_eq!(taken, vec![(parameter.name, want.to_string())]);
+            }
+            let typo = BTreeMap::from([("timeout".to_string(), toml::Value::Integer(5))]);
+            let refused = table_parameters("t", kind, typo, parameters, base).unwrap_err();
+            assert!(
+                refused.to_string().contains("unknown key \"timeout\""),
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            files_from(
+                "redis://h:1?password_file=pw&prefix=a:",
+                &[UrlParameter {
+                    name: "password_file",
+                    file: true
+                }],
+                base
+            ),
+            "redis://h:1?password_file=%2Fetc%2Fwasmkv%2Fpw&prefix=a%3A"
+        );
+    }
+}
