@@ -512,18 +512,18 @@ fn serve_refuses_a_command_and_run_refuses_a_handler() {
 fn a_bad_listen_address_is_a_startup_error() {
     let dir = workdir();
     let handler = component("http_counter");
-    let out = run(
-        dir.path(),
-        &[
-            "serve",
-            "--addr",
-            "not-an-address",
-            handler.to_str().unwrap(),
-        ],
+    let handler = handler.to_str().unwrap();
+    run(dir.path(), &["serve", "--addr", "not-an-address", handler]).fails_with(
+        125,
+        "'not-an-address' for '--addr <HOST:PORT>': expected HOST:PORT",
     );
+    // Well formed, but nothing can listen there (after serve's own
+    // lifecycle line).
+    let out = run(dir.path(), &["serve", "--addr", "999.0.0.1:8080", handler]);
     assert_eq!(out.code, 125, "{}", out.stderr);
     assert!(
-        out.stderr.contains("--addr not-an-address"),
+        out.stderr
+            .contains("--addr 999.0.0.1:8080: cannot listen there"),
         "{}",
         out.stderr
     );
