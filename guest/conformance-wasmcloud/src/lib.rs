@@ -21,6 +21,12 @@ use wasmkv_guest::wasmcloud::{Bucket, Error, Require, SetOptions, Swap};
 
 const MAIN: &str = "wasmcloud";
 
+/// The TTL of the checks' short-lived entries: long enough that a busy
+/// machine reads them back before it passes, short enough to wait out.
+const SHORT: Duration = Duration::from_millis(1500);
+/// Past [`SHORT`].
+const PAST_SHORT_MS: u64 = 2100;
+
 struct Command;
 
 impl wasip3::exports::cli::run::Guest for Command {
@@ -294,7 +300,7 @@ async fn checks() -> bool {
         "ttl-ms: the entry is there, then gone; 0 is invalid-argument",
         async {
             let b = fresh().await?;
-            b.set_with_ttl("short", b"v", Duration::from_millis(300))
+            b.set_with_ttl("short", b"v", SHORT)
                 .await
                 .map_err(|e| e.to_string())?;
             b.set_with_ttl("long", b"v", Duration::from_secs(3600))
@@ -304,7 +310,7 @@ async fn checks() -> bool {
                 b.get("short").await == Ok(Some(b"v".to_vec())),
                 "not readable before its TTL"
             );
-            sleep(900).await;
+            sleep(PAST_SHORT_MS).await;
             ensure!(b.get("short").await == Ok(None), "readable after its TTL");
             ensure!(b.exists("short").await == Ok(false), "exists after its TTL");
             ensure!(
@@ -329,18 +335,18 @@ async fn checks() -> bool {
         "a write without ttl-ms clears an expiry; an increment keeps it",
         async {
             let b = fresh().await?;
-            b.set_with_ttl("cleared", b"1", Duration::from_millis(300))
+            b.set_with_ttl("cleared", b"1", SHORT)
                 .await
                 .map_err(|e| e.to_string())?;
             b.set("cleared", b"2").await.map_err(|e| e.to_string())?;
-            b.set_with_ttl("kept", b"5", Duration::from_millis(300))
+            b.set_with_ttl("kept", b"5", SHORT)
                 .await
                 .map_err(|e| e.to_string())?;
             ensure!(
                 b.increment("kept", 1).await == Ok(6),
                 "increment of a TTL counter"
             );
-            sleep(900).await;
+            sleep(PAST_SHORT_MS).await;
             ensure!(
                 b.get("cleared").await == Ok(Some(b"2".to_vec())),
                 "a plain set did not clear the TTL"
@@ -381,12 +387,10 @@ async fn checks() -> bool {
                 "create after delete"
             );
             ensure!(
-                b.create_with_ttl("t", b"1", Duration::from_millis(300))
-                    .await
-                    == Ok(true),
+                b.create_with_ttl("t", b"1", SHORT).await == Ok(true),
                 "create with ttl"
             );
-            sleep(900).await;
+            sleep(PAST_SHORT_MS).await;
             ensure!(
                 b.create("t", b"2").await == Ok(true),
                 "an expired entry blocked a create"

@@ -110,7 +110,7 @@ fn expiry_holds_in_every_process(store: &str) {
     let flags = ["--store", store];
     // Long enough for the reads below, each a process of its own, to come
     // before it on a busy machine.
-    const TTL_MS: u64 = 10_000;
+    const TTL_MS: u64 = 30_000;
     let written = std::time::Instant::now();
     wasmcloud(
         d,
