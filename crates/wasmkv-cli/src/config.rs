@@ -84,10 +84,10 @@ impl Setup {
         let (mut stores, mut grants, mut limits) =
             (BTreeMap::new(), Grants::new(), Limits::default());
         let mut labels = BTreeMap::new();
-        if let Some((path, file)) = file {
+        if let Some((path, file, text)) = file {
             let base = path.parent().unwrap_or(Path::new(""));
             for (name, store) in file.stores {
-                let url = store.into_url(&name, base, &path)?;
+                let url = store.into_url(&name, base, &path, &text)?;
                 stores.insert(name, url);
             }
             for (bucket, store) in file.buckets {
@@ -211,7 +211,7 @@ impl Setup {
     }
 }
 
-fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile)> {
+fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile, String)> {
     let text = read_bounded(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     let file: ConfigFile = toml::from_str(&text).map_err(|e| {
@@ -226,7 +226,29 @@ fn read_config(path: &Path) -> anyhow::Result<(PathBuf, ConfigFile)> {
             .unwrap_or_default();
         anyhow::anyhow!("{}{at}: {}", path.display(), e.message().trim())
     })?;
-    Ok((path.to_path_buf(), file))
+    Ok((path.to_path_buf(), file, text))
+}
+
+/// `FILE:LINE:COLUMN` of key `key` in table `[stores.NAME]` of `text`, as
+/// serde's own errors give it; `FILE` alone when it cannot be found.
+fn key_location(file: &Path, text: &str, store: &str, key: &str) -> String {
+    let header = format!("[stores.{store}]");
+    let mut in_table = false;
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_table = trimmed.trim_end() == header;
+            continue;
+        }
+        let is_key = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if in_table && is_key {
+            let column = line.len() - trimmed.len() + 1;
+            return format!("{}:{}:{column}", file.display(), number + 1);
+        }
+    }
+    file.display().to_string()
 }
 
 /// The most a config file may hold: far more than any real one, and a
@@ -248,7 +270,13 @@ fn read_bounded(path: &Path) -> anyhow::Result<String> {
 }
 
 impl StoreConfig {
-    fn into_url(self, name: &str, base: &Path, file: &Path) -> anyhow::Result<StoreUrl> {
+    fn into_url(
+        self,
+        name: &str,
+        base: &Path,
+        file: &Path,
+        text: &str,
+    ) -> anyhow::Result<StoreUrl> {
         let table = format!("{}: [stores.{name}]", file.display());
         let kind = &self.kind;
         let Some(form) = wasmkv_backend::toml_type(kind) else {
@@ -261,7 +289,9 @@ impl StoreConfig {
             TomlForm::Url { parameters, .. } => parameters,
             _ => &[],
         };
-        let keys = table_parameters(&table, kind, self.parameters, known, base)?;
+        let locate =
+            |key: &str| format!("{}: [stores.{name}]", key_location(file, text, name, key));
+        let keys = table_parameters(&locate, kind, self.parameters, known, base)?;
         match (form, self.path, self.url) {
             (TomlForm::Bare(url), None, None) => Ok(url.parse()?),
             (TomlForm::Bare(_), ..) => bail!("{table}: type {kind:?} takes no path or url"),
@@ -304,7 +334,7 @@ impl StoreConfig {
 /// A table's keys besides `type`, `path` and `url` as URL parameters: each
 /// must be one of `known`, a file made relative to `base`.
 fn table_parameters(
-    table: &str,
+    table: &dyn Fn(&str) -> String,
     kind: &str,
     keys: BTreeMap<String, toml::Value>,
     known: &[UrlParameter],
@@ -318,7 +348,8 @@ fn table_parameters(
                     .chain(known.iter().map(|p| p.name))
                     .collect();
                 bail!(
-                    "{table}: unknown key {key:?} for type {kind:?}; known: {}",
+                    "{}: unknown key {key:?} for type {kind:?}; known: {}",
+                    table(&key),
                     names.join(", ")
                 );
             };
@@ -327,7 +358,8 @@ fn table_parameters(
                 toml::Value::Integer(n) => n.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 other => bail!(
-                    "{table}: {key} must be a string, a number or true/false, not {}",
+                    "{}: {key} must be a string, a number or true/false, not {}",
+                    table(&key),
                     other.type_str()
                 ),
             };
@@ -416,12 +448,14 @@ mod tests {
             for parameter in parameters {
                 let keys =
                     BTreeMap::from([(parameter.name.to_string(), toml::Value::String("x".into()))]);
-                let taken = table_parameters("t", kind, keys, parameters, base).unwrap();
+                let table = |_: &str| "t".to_string();
+                let taken = table_parameters(&table, kind, keys, parameters, base).unwrap();
                 let want = if parameter.file { "/etc/wasmkv/x" } else { "x" };
                 assert_eq!(taken, vec![(parameter.name, want.to_string())]);
             }
             let typo = BTreeMap::from([("timeout".to_string(), toml::Value::Integer(5))]);
-            let refused = table_parameters("t", kind, typo, parameters, base).unwrap_err();
+            let table = |_: &str| "t".to_string();
+            let refused = table_parameters(&table, kind, typo, parameters, base).unwrap_err();
             assert!(
                 refused.to_string().contains("unknown key \"timeout\""),
                 "{refused}"
