@@ -151,6 +151,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", value_parser = host_and_port)]
     pub addr: String,
 
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics, a listener of
+    /// their own (never the application's port); off unless given here or
+    /// as `[metrics] listen` in wasmkv.toml. Port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_and_port)]
+    pub metrics: Option<String>,
+
     /// Answer 504 when a request has not been answered after this long,
     /// e.g. 30s or 500ms, and stop its instance, busy or waiting.
     #[arg(long, value_name = "DURATION", value_parser = nonzero_duration)]

@@ -30,6 +30,14 @@ impl Generation {
             Generation::P3 => "WASI 0.3",
         }
     }
+
+    /// The version alone, for metric labels.
+    pub fn version(self) -> &'static str {
+        match self {
+            Generation::P2 => "0.2",
+            Generation::P3 => "0.3",
+        }
+    }
 }
 
 /// What a component exports, as far as wasmkv's subcommands care.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use wasmkv_backend::{TomlForm, UrlParameter};
-use wasmkv_engine::{Engine, Grants, Limits, StoreUrl};
+use wasmkv_engine::{Engine, Grants, Limits, SharedObserver, StoreUrl};
 
 use crate::cli::StoreArgs;
 
@@ -31,6 +31,16 @@ struct ConfigFile {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     limits: LimitsConfig,
+    #[serde(default)]
+    metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where `wasmkv serve` serves Prometheus metrics
+/// (`--metrics`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsConfig {
+    listen: Option<String>,
 }
 
 /// One `[stores.NAME]` table. Besides `type`, `path` and `url`, a URL
@@ -66,6 +76,7 @@ pub struct Setup {
     grants: Grants,
     labels: BTreeMap<String, String>,
     limits: Limits,
+    metrics: Option<String>,
 }
 
 impl Setup {
@@ -84,7 +95,9 @@ impl Setup {
         let (mut stores, mut grants, mut limits) =
             (BTreeMap::new(), Grants::new(), Limits::default());
         let mut labels = BTreeMap::new();
+        let mut metrics = None;
         if let Some((path, file, text)) = file {
+            metrics = file.metrics.listen;
             let base = path.parent().unwrap_or(Path::new(""));
             for (name, store) in file.stores {
                 let url = store.into_url(&name, base, &path, &text)?;
@@ -157,6 +170,7 @@ impl Setup {
             grants,
             labels,
             limits,
+            metrics,
         })
     }
 
@@ -180,6 +194,19 @@ impl Setup {
     /// A store nothing uses is not opened: no bucket could reach it, and a
     /// server it names being down must not stop the others.
     pub async fn build_engine(self) -> anyhow::Result<Engine> {
+        self.build_observed_engine(None).await
+    }
+
+    /// Where `[metrics] listen` says to serve metrics, when it says so.
+    pub fn metrics_listen(&self) -> Option<&str> {
+        self.metrics.as_deref()
+    }
+
+    /// As [`Setup::build_engine`], telling `observer` of every key-value call.
+    pub async fn build_observed_engine(
+        self,
+        observer: Option<SharedObserver>,
+    ) -> anyhow::Result<Engine> {
         let used = |name: &str| {
             self.grants.iter().any(|(_, store)| store == name)
                 || self.labels.values().any(|store| store == name)
@@ -201,6 +228,9 @@ impl Setup {
             .grants(self.grants)
             .limits(self.limits)
             .denial_hint(crate::grant_hint::for_bucket);
+        if let Some(observer) = observer {
+            builder = builder.observer(observer);
+        }
         for (name, url) in stores {
             builder = builder.store_url(name, url);
         }

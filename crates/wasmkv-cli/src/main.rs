@@ -10,6 +10,7 @@ mod guest_limits;
 mod host;
 mod kv;
 mod linking;
+mod metrics;
 mod outbound;
 mod output;
 mod run;

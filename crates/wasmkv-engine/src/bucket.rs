@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmkv_backend::{
     BackendError, BackendResult, Bytes, CounterRange, Entry, Expiry, ImmediateNamespace, KeyPage,
@@ -9,6 +10,7 @@ use crate::budget::{Charge, HostBudget};
 
 use crate::error::{Cause, KvError, Op};
 use crate::limits::Limits;
+use crate::observe::{Call, Interface, SharedObserver};
 use crate::validate;
 
 /// An open, granted bucket: a namespace in one store, with the limits applied.
@@ -23,6 +25,15 @@ pub struct Bucket {
     /// straight to it, without a boxed future.
     immediate: Option<Arc<dyn ImmediateNamespace>>,
     limits: Limits,
+    interface: Interface,
+    /// Who is told of every call, when the engine has an observer.
+    watch: Option<Arc<Watch>>,
+}
+
+/// An engine's observer, with the name of the store a bucket lives in.
+struct Watch {
+    store: Arc<str>,
+    observer: SharedObserver,
 }
 
 impl Bucket {
@@ -32,7 +43,62 @@ impl Bucket {
             immediate: backend.immediate(name),
             backend,
             limits,
+            interface: Interface::Host,
+            watch: None,
         }
+    }
+
+    pub(crate) fn observed(mut self, store: Arc<str>, observer: SharedObserver) -> Self {
+        self.watch = Some(Arc::new(Watch { store, observer }));
+        self
+    }
+
+    /// This bucket as opened through `interface`: an observer sees its
+    /// calls under that name. Bindings say which interface they are.
+    pub fn via(mut self, interface: Interface) -> Self {
+        self.interface = interface;
+        self
+    }
+
+    /// Tells the observer, if any, how `op` ended.
+    fn report<T>(&self, watch: &Watch, op: Op, started: Instant, result: &Result<T, KvError>) {
+        watch.observer.call(&Call {
+            store: &watch.store,
+            interface: self.interface,
+            op,
+            outcome: result.as_ref().map(|_| ()).map_err(KvError::kind),
+            elapsed: started.elapsed(),
+        });
+    }
+
+    /// Runs `call`, timed and reported when the engine has an observer.
+    async fn watched<T>(
+        &self,
+        op: Op,
+        call: impl Future<Output = Result<T, KvError>>,
+    ) -> Result<T, KvError> {
+        let Some(watch) = &self.watch else {
+            return call.await;
+        };
+        let started = Instant::now();
+        let result = call.await;
+        self.report(watch, op, started, &result);
+        result
+    }
+
+    /// [`Bucket::watched`] for a call that answers at once.
+    fn watched_now<T>(
+        &self,
+        op: Op,
+        call: impl FnOnce() -> Result<T, KvError>,
+    ) -> Result<T, KvError> {
+        let Some(watch) = &self.watch else {
+            return call();
+        };
+        let started = Instant::now();
+        let result = call();
+        self.report(watch, op, started, &result);
+        result
     }
 
     /// Whether this bucket's store never waits (memory): every future of
@@ -41,6 +107,12 @@ impl Bucket {
     /// [`Engine::never_waits`](crate::Engine::never_waits), for one store.
     pub fn never_waits(&self) -> bool {
         self.backend.never_waits()
+    }
+
+    /// The name of the store this bucket lives in, when the engine has an
+    /// observer (only observers need it).
+    pub fn store_name(&self) -> Option<&str> {
+        self.watch.as_ref().map(|w| &*w.store)
     }
 
     /// The bucket's name, as the guest opened it.
@@ -104,9 +176,12 @@ impl Bucket {
         match self.immediate() {
             Some(now) => now.get(key),
             None => {
-                self.check_single(Op::Get, key, None)?;
-                self.on_backend(Op::Get, key, self.backend.get(&self.name, key))
-                    .await
+                self.watched(Op::Get, async {
+                    self.check_single(Op::Get, key, None)?;
+                    self.on_backend(Op::Get, key, self.backend.get(&self.name, key))
+                        .await
+                })
+                .await
             }
         }
     }
@@ -124,9 +199,12 @@ impl Bucket {
         match self.immediate() {
             Some(now) => now.set(key, value),
             None => {
-                self.check_single(Op::Set, key, Some(&value))?;
-                let call = self.backend.set(&self.name, key, value);
-                self.on_backend(Op::Set, key, call).await
+                self.watched(Op::Set, async {
+                    self.check_single(Op::Set, key, Some(&value))?;
+                    let call = self.backend.set(&self.name, key, value);
+                    self.on_backend(Op::Set, key, call).await
+                })
+                .await
             }
         }
     }
@@ -136,9 +214,12 @@ impl Bucket {
         match self.immediate() {
             Some(now) => now.delete(key),
             None => {
-                self.check_single(Op::Delete, key, None)?;
-                self.on_backend(Op::Delete, key, self.backend.delete(&self.name, key))
-                    .await
+                self.watched(Op::Delete, async {
+                    self.check_single(Op::Delete, key, None)?;
+                    self.on_backend(Op::Delete, key, self.backend.delete(&self.name, key))
+                        .await
+                })
+                .await
             }
         }
     }
@@ -148,9 +229,12 @@ impl Bucket {
         match self.immediate() {
             Some(now) => now.exists(key),
             None => {
-                self.check_single(Op::Exists, key, None)?;
-                self.on_backend(Op::Exists, key, self.backend.exists(&self.name, key))
-                    .await
+                self.watched(Op::Exists, async {
+                    self.check_single(Op::Exists, key, None)?;
+                    self.on_backend(Op::Exists, key, self.backend.exists(&self.name, key))
+                        .await
+                })
+                .await
             }
         }
     }
@@ -166,12 +250,15 @@ impl Bucket {
         match self.immediate() {
             Some(now) => now.increment(key, delta, range),
             None => {
-                self.check_single(Op::Increment, key, None)?;
-                self.on_backend(
-                    Op::Increment,
-                    key,
-                    self.backend.increment(&self.name, key, delta, range),
-                )
+                self.watched(Op::Increment, async {
+                    self.check_single(Op::Increment, key, None)?;
+                    self.on_backend(
+                        Op::Increment,
+                        key,
+                        self.backend.increment(&self.name, key, delta, range),
+                    )
+                    .await
+                })
                 .await
             }
         }
@@ -186,23 +273,31 @@ impl Bucket {
         value: Bytes,
         options: SetOptions,
     ) -> Result<bool, KvError> {
-        self.check_single(Op::Set, key, Some(&value))?;
-        if options.ttl.is_some_and(|ttl| ttl.is_zero()) {
-            return Err(self.err(
-                Op::Set,
-                Some(key),
-                Cause::InvalidValue("ttl-ms is 0; give at least 1, or none for no expiry".into()),
-            ));
-        }
-        let call = self.backend.set_with(&self.name, key, value, options);
-        self.on_backend(Op::Set, key, call).await
+        self.watched(Op::Set, async {
+            self.check_single(Op::Set, key, Some(&value))?;
+            if options.ttl.is_some_and(|ttl| ttl.is_zero()) {
+                return Err(self.err(
+                    Op::Set,
+                    Some(key),
+                    Cause::InvalidValue(
+                        "ttl-ms is 0; give at least 1, or none for no expiry".into(),
+                    ),
+                ));
+            }
+            let call = self.backend.set_with(&self.name, key, value, options);
+            self.on_backend(Op::Set, key, call).await
+        })
+        .await
     }
 
     /// The live entry under `key` with its version, `None` when absent.
     pub async fn current(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.check_single(Op::Current, key, None)?;
-        self.on_backend(Op::Current, key, self.backend.get_entry(&self.name, key))
-            .await
+        self.watched(Op::Current, async {
+            self.check_single(Op::Current, key, None)?;
+            self.on_backend(Op::Current, key, self.backend.get_entry(&self.name, key))
+                .await
+        })
+        .await
     }
 
     /// Stores `value` under `key` iff the live entry meets `condition`,
@@ -213,25 +308,31 @@ impl Bucket {
         value: Bytes,
         condition: &SwapCondition,
     ) -> Result<Swap, KvError> {
-        self.check_single(Op::Swap, key, Some(&value))?;
-        if condition.version.is_none() && condition.value.is_none() {
-            return Err(self.err(
-                Op::Swap,
-                Some(key),
-                Cause::InvalidValue(
-                    "cas-options names neither require-version nor require-value".into(),
-                ),
-            ));
-        }
-        let call = self.backend.swap(&self.name, key, value, condition);
-        self.on_backend(Op::Swap, key, call).await
+        self.watched(Op::Swap, async {
+            self.check_single(Op::Swap, key, Some(&value))?;
+            if condition.version.is_none() && condition.value.is_none() {
+                return Err(self.err(
+                    Op::Swap,
+                    Some(key),
+                    Cause::InvalidValue(
+                        "cas-options names neither require-version nor require-value".into(),
+                    ),
+                ));
+            }
+            let call = self.backend.swap(&self.name, key, value, condition);
+            self.on_backend(Op::Swap, key, call).await
+        })
+        .await
     }
 
     /// When the live entry under `key` expires, `None` when absent.
     pub async fn expiry(&self, key: &str) -> Result<Option<Expiry>, KvError> {
-        self.check_single(Op::Expiry, key, None)?;
-        self.on_backend(Op::Expiry, key, self.backend.expiry(&self.name, key))
-            .await
+        self.watched(Op::Expiry, async {
+            self.check_single(Op::Expiry, key, None)?;
+            self.on_backend(Op::Expiry, key, self.backend.expiry(&self.name, key))
+                .await
+        })
+        .await
     }
 
     /// [`Bucket::increment`] over `u64` counters (the seed world and
@@ -292,12 +393,15 @@ impl Bucket {
         match self.immediate() {
             Some(now) => now.compare_and_swap(key, expected, new),
             None => {
-                let op = Op::CompareAndSwap;
-                self.check_single(op, key, Some(&new))?;
-                let call = self
-                    .backend
-                    .compare_and_swap(&self.name, key, expected, new);
-                self.on_backend(op, key, call).await
+                self.watched(Op::CompareAndSwap, async {
+                    let op = Op::CompareAndSwap;
+                    self.check_single(op, key, Some(&new))?;
+                    let call = self
+                        .backend
+                        .compare_and_swap(&self.name, key, expected, new);
+                    self.on_backend(op, key, call).await
+                })
+                .await
             }
         }
     }
@@ -311,72 +415,84 @@ impl Bucket {
         keys: &[String],
         budget: &HostBudget,
     ) -> Result<(Vec<Option<Bytes>>, Charge), KvError> {
-        let op = Op::GetMany;
-        self.check_keys(op, keys)?;
-        let (max_total, limit) = if budget.remaining() < self.limits.max_result_bytes {
-            (budget.remaining(), "max_instance_bytes")
-        } else {
-            (self.limits.max_result_bytes, "max_result_bytes")
-        };
-        // When no stored value can be over max_value_bytes the bound may
-        // hold by count alone, and the store need not measure first.
-        let bounded = keys.len().saturating_mul(self.limits.max_value_bytes) <= max_total;
-        let values = self
-            .backend
-            .get_many(
-                &self.name,
-                keys,
-                if bounded { usize::MAX } else { max_total },
-            )
-            .await
-            .map_err(|e| match e {
-                BackendError::TooLarge { total, max } => self.err(
-                    op,
-                    None,
-                    Cause::TooMany {
-                        what: format!("the values' total ({total} bytes)"),
-                        limit,
-                        max,
-                    },
-                ),
-                e => self.err(op, None, e),
-            })?;
-        let total = values.iter().flatten().map(Bytes::len).sum();
-        let charge = budget.charge(total).map_err(|c| self.err(op, None, c))?;
-        Ok((values, charge))
+        self.watched(Op::GetMany, async {
+            let op = Op::GetMany;
+            self.check_keys(op, keys)?;
+            let (max_total, limit) = if budget.remaining() < self.limits.max_result_bytes {
+                (budget.remaining(), "max_instance_bytes")
+            } else {
+                (self.limits.max_result_bytes, "max_result_bytes")
+            };
+            // When no stored value can be over max_value_bytes the bound may
+            // hold by count alone, and the store need not measure first.
+            let bounded = keys.len().saturating_mul(self.limits.max_value_bytes) <= max_total;
+            let values = self
+                .backend
+                .get_many(
+                    &self.name,
+                    keys,
+                    if bounded { usize::MAX } else { max_total },
+                )
+                .await
+                .map_err(|e| match e {
+                    BackendError::TooLarge { total, max } => self.err(
+                        op,
+                        None,
+                        Cause::TooMany {
+                            what: format!("the values' total ({total} bytes)"),
+                            limit,
+                            max,
+                        },
+                    ),
+                    e => self.err(op, None, e),
+                })?;
+            let total = values.iter().flatten().map(Bytes::len).sum();
+            let charge = budget.charge(total).map_err(|c| self.err(op, None, c))?;
+            Ok((values, charge))
+        })
+        .await
     }
 
     /// Stores every pair. Nothing is written when any pair is invalid.
     pub async fn set_many(&self, items: Vec<(String, Bytes)>) -> Result<(), KvError> {
-        self.check_batch(Op::SetMany, items.len())?;
-        for (key, value) in &items {
-            self.check_key(Op::SetMany, key)?;
-            self.check_value(Op::SetMany, key, value)?;
-        }
-        self.backend
-            .set_many(&self.name, items)
-            .await
-            .map_err(|e| self.err(Op::SetMany, None, e))
+        self.watched(Op::SetMany, async {
+            self.check_batch(Op::SetMany, items.len())?;
+            for (key, value) in &items {
+                self.check_key(Op::SetMany, key)?;
+                self.check_value(Op::SetMany, key, value)?;
+            }
+            self.backend
+                .set_many(&self.name, items)
+                .await
+                .map_err(|e| self.err(Op::SetMany, None, e))
+        })
+        .await
     }
 
     /// Removes every key. Nothing is removed when any key is invalid.
     pub async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
-        self.check_keys(Op::DeleteMany, keys)?;
-        self.backend
-            .delete_many(&self.name, keys)
-            .await
-            .map_err(|e| self.err(Op::DeleteMany, None, e))
+        self.watched(Op::DeleteMany, async {
+            self.check_keys(Op::DeleteMany, keys)?;
+            self.backend
+                .delete_many(&self.name, keys)
+                .await
+                .map_err(|e| self.err(Op::DeleteMany, None, e))
+        })
+        .await
     }
 
     /// One page of at most [`Bucket::KEYS_PER_PAGE`] keys, from `cursor` (a
     /// previous page's) or from the start. Following the cursors lists every
     /// key exactly once while the bucket does not change.
     pub async fn list_keys(&self, cursor: Option<&str>) -> Result<KeyPage, KvError> {
-        let page = self.limits.max_listed_keys.clamp(1, Self::KEYS_PER_PAGE);
-        self.backend
-            .list_keys(&self.name, cursor, page)
-            .await
-            .map_err(|e| self.err(Op::ListKeys, None, e))
+        self.watched(Op::ListKeys, async {
+            let page = self.limits.max_listed_keys.clamp(1, Self::KEYS_PER_PAGE);
+            self.backend
+                .list_keys(&self.name, cursor, page)
+                .await
+                .map_err(|e| self.err(Op::ListKeys, None, e))
+        })
+        .await
     }
 
     /// The most keys one `list_keys` page holds.
@@ -387,38 +503,41 @@ impl Bucket {
     /// by page, so a refused listing never held more than one page over the
     /// limit.
     pub async fn keys(&self) -> Result<Vec<String>, KvError> {
-        let (max, max_bytes) = (self.limits.max_listed_keys, self.limits.max_result_bytes);
-        let too_many = |what: String, limit, max| {
-            self.err(Op::Keys, None, Cause::TooMany { what, limit, max })
-        };
-        // A Redis SCAN may repeat a key across pages; each is listed once.
-        let mut seen = std::collections::HashSet::new();
-        let (mut keys, mut bytes, mut cursor) = (Vec::new(), 0usize, None::<String>);
-        loop {
-            let page = self
-                .backend
-                .list_keys(&self.name, cursor.as_deref(), Self::KEYS_PER_PAGE)
-                .await
-                .map_err(|e| self.err(Op::Keys, None, e))?;
-            for key in page.keys {
-                if seen.insert(key.clone()) {
-                    bytes = bytes.saturating_add(key.len());
-                    keys.push(key);
+        self.watched(Op::Keys, async {
+            let (max, max_bytes) = (self.limits.max_listed_keys, self.limits.max_result_bytes);
+            let too_many = |what: String, limit, max| {
+                self.err(Op::Keys, None, Cause::TooMany { what, limit, max })
+            };
+            // A Redis SCAN may repeat a key across pages; each is listed once.
+            let mut seen = std::collections::HashSet::new();
+            let (mut keys, mut bytes, mut cursor) = (Vec::new(), 0usize, None::<String>);
+            loop {
+                let page = self
+                    .backend
+                    .list_keys(&self.name, cursor.as_deref(), Self::KEYS_PER_PAGE)
+                    .await
+                    .map_err(|e| self.err(Op::Keys, None, e))?;
+                for key in page.keys {
+                    if seen.insert(key.clone()) {
+                        bytes = bytes.saturating_add(key.len());
+                        keys.push(key);
+                    }
+                }
+                if keys.len() > max {
+                    let what = format!("the bucket's key count (more than {max})");
+                    return Err(too_many(what, "max_listed_keys", max));
+                }
+                if bytes > max_bytes {
+                    let what = format!("the keys' total (more than {bytes} bytes)");
+                    return Err(too_many(what, "max_result_bytes", max_bytes));
+                }
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(keys),
                 }
             }
-            if keys.len() > max {
-                let what = format!("the bucket's key count (more than {max})");
-                return Err(too_many(what, "max_listed_keys", max));
-            }
-            if bytes > max_bytes {
-                let what = format!("the keys' total (more than {bytes} bytes)");
-                return Err(too_many(what, "max_result_bytes", max_bytes));
-            }
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(keys),
-            }
-        }
+        })
+        .await
     }
 }
 
@@ -442,38 +561,50 @@ impl ImmediateBucket<'_> {
 
     /// As [`Bucket::get`].
     pub fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
-        self.bucket.check_single(Op::Get, key, None)?;
-        self.run(Op::Get, key, |ns| ns.get(key))
+        self.bucket.watched_now(Op::Get, || {
+            self.bucket.check_single(Op::Get, key, None)?;
+            self.run(Op::Get, key, |ns| ns.get(key))
+        })
     }
 
     /// As [`Bucket::get_vec`].
     pub fn get_vec(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.bucket.check_single(Op::Get, key, None)?;
-        self.run(Op::Get, key, |ns| ns.get_vec(key))
+        self.bucket.watched_now(Op::Get, || {
+            self.bucket.check_single(Op::Get, key, None)?;
+            self.run(Op::Get, key, |ns| ns.get_vec(key))
+        })
     }
 
     /// As [`Bucket::set`].
     pub fn set(&self, key: &str, value: Bytes) -> Result<(), KvError> {
-        self.bucket.check_single(Op::Set, key, Some(&value))?;
-        self.run(Op::Set, key, |ns| ns.set(key, value))
+        self.bucket.watched_now(Op::Set, || {
+            self.bucket.check_single(Op::Set, key, Some(&value))?;
+            self.run(Op::Set, key, |ns| ns.set(key, value))
+        })
     }
 
     /// As [`Bucket::delete`].
     pub fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.bucket.check_single(Op::Delete, key, None)?;
-        self.run(Op::Delete, key, |ns| ns.delete(key))
+        self.bucket.watched_now(Op::Delete, || {
+            self.bucket.check_single(Op::Delete, key, None)?;
+            self.run(Op::Delete, key, |ns| ns.delete(key))
+        })
     }
 
     /// As [`Bucket::exists`].
     pub fn exists(&self, key: &str) -> Result<bool, KvError> {
-        self.bucket.check_single(Op::Exists, key, None)?;
-        self.run(Op::Exists, key, |ns| ns.exists(key))
+        self.bucket.watched_now(Op::Exists, || {
+            self.bucket.check_single(Op::Exists, key, None)?;
+            self.run(Op::Exists, key, |ns| ns.exists(key))
+        })
     }
 
     /// As [`Bucket::increment`].
     pub fn increment(&self, key: &str, delta: i128, range: CounterRange) -> Result<i128, KvError> {
-        self.bucket.check_single(Op::Increment, key, None)?;
-        self.run(Op::Increment, key, |ns| ns.increment(key, delta, range))
+        self.bucket.watched_now(Op::Increment, || {
+            self.bucket.check_single(Op::Increment, key, None)?;
+            self.run(Op::Increment, key, |ns| ns.increment(key, delta, range))
+        })
     }
 
     /// As [`Bucket::increment_u64`].
@@ -497,8 +628,10 @@ impl ImmediateBucket<'_> {
         expected: Option<&[u8]>,
         new: Bytes,
     ) -> Result<bool, KvError> {
-        let op = Op::CompareAndSwap;
-        self.bucket.check_single(op, key, Some(&new))?;
-        self.run(op, key, |ns| ns.compare_and_swap(key, expected, new))
+        self.bucket.watched_now(Op::CompareAndSwap, || {
+            let op = Op::CompareAndSwap;
+            self.bucket.check_single(op, key, Some(&new))?;
+            self.run(op, key, |ns| ns.compare_and_swap(key, expected, new))
+        })
     }
 }

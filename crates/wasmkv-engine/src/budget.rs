@@ -18,6 +18,8 @@ pub struct HostBudget {
 struct Inner {
     max: usize,
     used: AtomicUsize,
+    /// Every instance's bytes together, when the host counts them.
+    all: Option<Arc<AtomicUsize>>,
 }
 
 impl HostBudget {
@@ -27,6 +29,20 @@ impl HostBudget {
             inner: Arc::new(Inner {
                 max,
                 used: AtomicUsize::new(0),
+                all: None,
+            }),
+        }
+    }
+
+    /// As [`HostBudget::new`], also counting into `all`, the total of every
+    /// instance's held bytes that a host reports (see
+    /// [`Engine::host_held_bytes`](crate::Engine::host_held_bytes)).
+    pub fn counted_in(max: usize, all: Arc<AtomicUsize>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                max,
+                used: AtomicUsize::new(0),
+                all: Some(all),
             }),
         }
     }
@@ -71,7 +87,11 @@ impl HostBudget {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
                 used.checked_add(bytes).filter(|&total| total <= max)
             })
-            .map(|_| ())
+            .map(|_| {
+                if let Some(all) = &self.inner.all {
+                    all.fetch_add(bytes, Ordering::Relaxed);
+                }
+            })
             .map_err(|used| Cause::TooMany {
                 what: format!("holding {bytes} more bytes for this instance ({used} held)"),
                 limit: "max_instance_bytes",
@@ -125,10 +145,11 @@ impl Charge {
 
 impl Drop for Charge {
     fn drop(&mut self) {
-        self.budget
-            .inner
-            .used
-            .fetch_sub(self.bytes, Ordering::Relaxed);
+        let inner = &self.budget.inner;
+        inner.used.fetch_sub(self.bytes, Ordering::Relaxed);
+        if let Some(all) = &inner.all {
+            all.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
     }
 }
 
@@ -158,5 +179,23 @@ mod tests {
         drop(part);
         assert_eq!(budget.used(), 0);
         assert!(budget.charge(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn a_counted_budget_adds_to_the_total_and_returns_to_it() {
+        let all = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (
+            HostBudget::counted_in(100, all.clone()),
+            HostBudget::counted_in(100, all.clone()),
+        );
+        let mut held = a.charge(60).unwrap();
+        let other = b.charge(30).unwrap();
+        assert!(a.charge(41).is_err());
+        assert_eq!(all.load(Ordering::Relaxed), 90);
+        held.grow(10).unwrap();
+        drop(held.split_off(5));
+        assert_eq!(all.load(Ordering::Relaxed), 95);
+        drop((held, other));
+        assert_eq!(all.load(Ordering::Relaxed), 0);
     }
 }

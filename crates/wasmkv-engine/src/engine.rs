@@ -1,12 +1,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use wasmkv_backend::{BackendError, SharedBackend, StoreUrl};
 
 use crate::bucket::Bucket;
+use crate::budget::HostBudget;
 use crate::error::{Cause, KvError, Op};
 use crate::grants::Grants;
 use crate::limits::Limits;
+use crate::observe::{Call, Interface, SharedObserver};
 
 /// The stores, grants and limits that every guest instance of a host shares.
 ///
@@ -19,6 +23,11 @@ pub struct Engine {
 
 struct Inner {
     stores: BTreeMap<String, SharedBackend>,
+    /// The stores' names as every bucket of each carries it, for observers.
+    store_names: BTreeMap<String, Arc<str>>,
+    observer: Option<SharedObserver>,
+    /// Bytes held for every instance's budget together.
+    held: Arc<AtomicUsize>,
     /// Import label → store, for components that import a store interface
     /// under a name of their own (`import cache: wasmcloud:keyvalue/store`).
     labels: BTreeMap<String, String>,
@@ -77,6 +86,7 @@ pub struct EngineBuilder {
     grants: Grants,
     limits: Limits,
     denial_hint: Option<DenialHint>,
+    observer: Option<SharedObserver>,
 }
 
 enum StoreSource {
@@ -136,6 +146,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Tells `observer` of every key-value call (store, interface,
+    /// operation, outcome, time), for metrics and traces. Without one,
+    /// nothing is measured and nothing is paid.
+    pub fn observer(mut self, observer: SharedObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Checks every grant against the stores and opens the stores.
     pub async fn build(self) -> Result<Engine, EngineBuildError> {
         for (bucket, store) in self.grants.iter() {
@@ -170,9 +188,16 @@ impl EngineBuilder {
             };
             stores.insert(name, backend);
         }
+        let store_names = stores
+            .keys()
+            .map(|n| (n.clone(), n.as_str().into()))
+            .collect();
         Ok(Engine {
             inner: Arc::new(Inner {
                 stores,
+                store_names,
+                observer: self.observer,
+                held: Arc::default(),
                 labels: self.labels,
                 grants: self.grants,
                 limits: self.limits,
@@ -198,6 +223,39 @@ impl Engine {
     /// bucket must be granted as any other, and lives in the label's store
     /// when the label has one.
     pub fn open_bucket_labelled(&self, name: &str, label: Option<&str>) -> Result<Bucket, KvError> {
+        self.open_bucket_via(name, label, Interface::Host)
+    }
+
+    /// As [`Engine::open_bucket_labelled`], for a guest's call through
+    /// `interface`: the engine's observer sees the opening (a denied one
+    /// too) and every call on the bucket under that interface.
+    pub fn open_bucket_via(
+        &self,
+        name: &str,
+        label: Option<&str>,
+        interface: Interface,
+    ) -> Result<Bucket, KvError> {
+        let Some(observer) = &self.inner.observer else {
+            return self.resolve(name, label);
+        };
+        let started = Instant::now();
+        let opened = self.resolve(name, label).map(|b| b.via(interface));
+        let store = match &opened {
+            Ok(bucket) => bucket.store_name().unwrap_or("none"),
+            Err(_) => "none",
+        };
+        observer.call(&Call {
+            store,
+            interface,
+            op: Op::OpenBucket,
+            outcome: opened.as_ref().map(|_| ()).map_err(KvError::kind),
+            elapsed: started.elapsed(),
+        });
+        opened
+    }
+
+    /// The granted bucket `name`, in its label's store when it has one.
+    fn resolve(&self, name: &str, label: Option<&str>) -> Result<Bucket, KvError> {
         // A bucket name is stored with every key: bound it as keys are.
         let max = self.inner.limits.max_key_bytes;
         if name.len() > max {
@@ -226,7 +284,11 @@ impl Engine {
             .and_then(|label| self.inner.labels.get(label))
             .map_or(store_name, String::as_str);
         let backend = self.inner.stores[store_name].clone();
-        Ok(Bucket::new(name, backend, self.inner.limits))
+        let mut bucket = Bucket::new(name, backend, self.inner.limits);
+        if let Some(observer) = &self.inner.observer {
+            bucket = bucket.observed(self.inner.store_names[store_name].clone(), observer.clone());
+        }
+        Ok(bucket)
     }
 
     /// Whether every store of this engine answers without waiting (all are
@@ -234,6 +296,21 @@ impl Engine {
     /// host may serve this engine from synchronous functions.
     pub fn never_waits(&self) -> bool {
         self.inner.stores.values().all(|store| store.never_waits())
+    }
+
+    /// An instance's allowance of host-held bytes (`max_instance_bytes`),
+    /// counted into [`Engine::host_held_bytes`].
+    pub fn instance_budget(&self) -> HostBudget {
+        HostBudget::counted_in(
+            self.inner.limits.max_instance_bytes,
+            self.inner.held.clone(),
+        )
+    }
+
+    /// Bytes the host holds now for every instance's budget together
+    /// (value bodies, stream buffers, batch results), for a metrics gauge.
+    pub fn host_held_bytes(&self) -> usize {
+        self.inner.held.load(Ordering::Relaxed)
     }
 
     /// The limits every bucket enforces.

@@ -129,6 +129,30 @@ pub enum Kind {
     Unsupported,
 }
 
+impl Kind {
+    /// Every kind, for an exporter that lists them up front.
+    pub const ALL: [Kind; 6] = [
+        Kind::AccessDenied,
+        Kind::InvalidArgument,
+        Kind::QuotaExceeded,
+        Kind::Timeout,
+        Kind::StoreUnavailable,
+        Kind::Unsupported,
+    ];
+
+    /// A short, stable name for labels and span attributes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::AccessDenied => "access_denied",
+            Kind::InvalidArgument => "invalid_argument",
+            Kind::QuotaExceeded => "quota_exceeded",
+            Kind::Timeout => "timeout",
+            Kind::StoreUnavailable => "store_unavailable",
+            Kind::Unsupported => "unsupported",
+        }
+    }
+}
+
 impl Cause {
     /// The kind of failure this is.
     pub fn kind(&self) -> Kind {
@@ -210,6 +234,11 @@ impl KvError {
     /// Why it failed.
     pub fn cause(&self) -> &Cause {
         &self.0.cause
+    }
+
+    /// The kind of failure, as the named error cases of an interface say it.
+    pub fn kind(&self) -> Kind {
+        self.0.cause.kind()
     }
 }
 

@@ -79,9 +79,11 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 pub use link_errors::describe_link_error;
 pub use value::{IncomingValue, OutgoingValue};
 pub use wasmkv_engine::{
-    Backend, BackendError, BackendResult, Bucket, Bytes, Cause, DenialHint, Engine as KvEngine,
-    EngineBuildError as KvEngineBuildError, EngineBuilder as KvEngineBuilder, Grants, HostBudget,
-    KeyPage, KvError, Limits, Op, SharedBackend, StoreUrl, install_sqlite_nowait_reads,
+    Backend, BackendError, BackendResult, Bucket, Bytes, Call as KvCall, Cause, DenialHint,
+    Engine as KvEngine, EngineBuildError as KvEngineBuildError, EngineBuilder as KvEngineBuilder,
+    Grants, HostBudget, Interface as KvInterface, KeyPage, Kind as KvErrorKind, KvError,
+    KvObserver, Limits, Op, SharedBackend, SharedObserver as SharedKvObserver, StoreUrl,
+    install_sqlite_nowait_reads,
 };
 
 /// Per-store state for the keyvalue bindings: the engine the guest talks
@@ -98,7 +100,7 @@ impl WasmKvCtx {
     /// `max_instance_bytes` as this instance's allowance of host-held bytes.
     /// Make one per instance: clones share the allowance.
     pub fn new(engine: KvEngine) -> Self {
-        let budget = HostBudget::new(engine.limits().max_instance_bytes);
+        let budget = engine.instance_budget();
         Self {
             engine,
             draft_cursors: Default::default(),

@@ -10,6 +10,7 @@
 mod certs;
 mod deadlines;
 mod ports;
+mod prometheus;
 mod redis;
 mod sentinel;
 mod wait;
@@ -17,5 +18,6 @@ mod wait;
 pub use certs::{CertFiles, NAMED_SERVER, TestPki};
 pub use deadlines::shift_deadlines;
 pub use ports::free_port;
+pub use prometheus::PrometheusServer;
 pub use redis::{RedisCluster, RedisServer, ServerTls, redis_cli};
 pub use sentinel::{MASTER_NAME, RedisSentinels};

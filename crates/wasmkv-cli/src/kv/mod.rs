@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmkv_backend::expiry::{Clock, SystemClock};
-use wasmkv_engine::{Bucket, Bytes, CounterRange, Engine, Expiry, SetOptions};
+use wasmkv_engine::{Bucket, Bytes, CounterRange, Engine, Expiry, Interface, SetOptions};
 
 use crate::cli::{KvArgs, KvCommand};
 use crate::config::Setup;
@@ -204,5 +204,5 @@ impl Write for Sink {
 }
 
 fn open(engine: &Engine, bucket: &str) -> anyhow::Result<Bucket> {
-    Ok(engine.open_bucket(bucket)?)
+    Ok(engine.open_bucket_via(bucket, None, Interface::Admin)?)
 }

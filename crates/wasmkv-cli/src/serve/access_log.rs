@@ -12,6 +12,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use hyper::{Request, StatusCode};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::metrics::http::RequestSeries;
+
 /// The target access lines are logged under; `WASMKV_LOG` filters it.
 pub const TARGET: &str = "wasmkv::access";
 
@@ -58,6 +60,7 @@ pub struct LoggedBody {
     expected: Option<u64>,
     bytes: u64,
     failed: bool,
+    series: Option<RequestSeries>,
 }
 
 impl LoggedBody {
@@ -68,6 +71,7 @@ impl LoggedBody {
         status: StatusCode,
         content_length: Option<u64>,
         log: AccessLog,
+        series: Option<RequestSeries>,
     ) -> Self {
         Self {
             inner,
@@ -76,10 +80,12 @@ impl LoggedBody {
             expected: content_length,
             bytes: 0,
             failed: false,
+            series,
         }
     }
 
-    /// Writes the line in the log's own format (`TIME  INFO
+    /// Counts the request in the metrics, when they are on, and writes the
+    /// line in the log's own format (`TIME  INFO
     /// wasmkv::access: GET /path 200 2B 1.600ms`), formatted here and
     /// queued to the log's writer: `tracing`'s formatter cost more than the
     /// rest of a small request's host work. `WASMKV_LOG` still decides
@@ -88,10 +94,14 @@ impl LoggedBody {
         let Some(log) = self.log.take() else {
             return;
         };
+        let elapsed = log.started.elapsed();
+        if let Some(series) = &self.series {
+            series.finished(self.status.as_u16(), elapsed.as_secs_f64());
+        }
         if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             return;
         }
-        let micros = log.started.elapsed().as_micros();
+        let micros = elapsed.as_micros();
         let outcome = if self.failed { " (body aborted)" } else { "" };
         let mut line = String::with_capacity(80 + log.path.len());
         let _ = writeln!(

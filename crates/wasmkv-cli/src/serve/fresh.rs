@@ -14,6 +14,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::host::Host;
+use crate::metrics::instances::StopCause;
 use crate::serve::handler::{Failure, log_failure};
 use crate::serve::instance_setup::InstanceSetup;
 
@@ -60,10 +61,12 @@ impl FreshInstances {
         let (mut store, request, out) = prepared.map_err(Failure::Setup)?;
         let pre = self.pre.clone();
         let label = label.to_string();
+        let metrics = self.setup.metrics().cloned();
         let task = tokio::spawn(async move {
             let _permit = permit;
             let call = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
+                let _live = metrics.as_ref().map(|m| m.instances.born());
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, request, out)
@@ -76,6 +79,13 @@ impl FreshInstances {
                 },
                 None => call.await.map_err(Failure::Trapped),
             };
+            if let (Err(failure), Some(metrics)) = (&outcome, &metrics) {
+                match failure {
+                    Failure::TimedOut => metrics.instances.stopped(StopCause::Timeout),
+                    Failure::Trapped(e) => metrics.instances.stopped(StopCause::of(e)),
+                    _ => {}
+                }
+            }
             match outcome {
                 Err(failure) if answered.load(Ordering::SeqCst) => {
                     log_failure(&label, &failure);

@@ -19,7 +19,10 @@ use tokio::time::Instant;
 use wasmtime::component::ResourceTableError;
 use wasmtime_wasi_http::WasiBody;
 
+use crate::component::Generation;
 use crate::guest_limits::MemoryLimitExceeded;
+use crate::metrics::Metrics;
+use crate::metrics::http::RequestSeries;
 use crate::serve::access_log::{AccessLog, LoggedBody};
 use crate::serve::admission::Admission;
 use crate::serve::fresh::FreshInstances;
@@ -38,6 +41,9 @@ pub struct Handler {
     instances: Instances,
     timeout: Option<Duration>,
     admission: Admission,
+    metrics: Option<Arc<Metrics>>,
+    /// Where this server's requests are counted, when metrics are on.
+    series: Option<RequestSeries>,
 }
 
 /// Why a guest did not produce a response; each becomes a status and one
@@ -65,12 +71,26 @@ pub enum Failure {
 impl Handler {
     /// A handler whose requests go to `instances`, each within `timeout`,
     /// at most as many at once as `admission` lets in.
-    pub fn new(instances: Instances, timeout: Option<Duration>, admission: Admission) -> Self {
+    pub fn new(
+        instances: Instances,
+        timeout: Option<Duration>,
+        admission: Admission,
+        metrics: Option<Arc<Metrics>>,
+        generation: Generation,
+    ) -> Self {
+        let series = metrics.as_ref().map(|m| m.http.for_generation(generation));
         Self {
             instances,
             timeout,
             admission,
+            metrics,
+            series,
         }
+    }
+
+    /// The server's metrics, when `--metrics` is on.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_deref()
     }
 
     /// The admission control, so shutdown can wait for every request.
@@ -89,6 +109,9 @@ impl Handler {
         request: Request<Incoming>,
     ) -> Result<Response<LoggedBody>, std::convert::Infallible> {
         let log = AccessLog::start(&request);
+        if let Some(series) = &self.series {
+            series.started();
+        }
         let deadline = self.timeout.map(|t| Instant::now() + t);
         let response = match self.admission.enter(deadline).await {
             Ok(permit) => {
@@ -103,12 +126,18 @@ impl Handler {
                     Ok(response) => response,
                     Err(failure) => {
                         log_failure(&label, &failure);
+                        if let (Failure::TimedOut, Some(metrics)) = (&failure, &self.metrics) {
+                            metrics.http.timed_out.inc();
+                        }
                         failure.response()
                     }
                 }
             }
             Err(refused) => {
                 tracing::warn!(target: "wasmkv::serve", "{} {}: {refused}", log.method(), log.path());
+                if let Some(metrics) = &self.metrics {
+                    metrics.http.refused.inc();
+                }
                 plain(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server busy, try again later\n",
@@ -120,7 +149,8 @@ impl Handler {
             .headers()
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse().ok());
-        Ok(response.map(|body| LoggedBody::new(body, status, content_length, log)))
+        let series = self.series.clone();
+        Ok(response.map(|body| LoggedBody::new(body, status, content_length, log, series)))
     }
 }
 

@@ -1,11 +1,14 @@
 //! What every instance `serve` makes gets, whichever generation: its WASI
 //! context, the keyvalue engine, the outbound policy and the guest limits.
 
+use std::sync::Arc;
+
 use wasmkv_engine::Engine as KvEngine;
 use wasmtime::{Engine, Store};
 
 use crate::cli::InstanceArgs;
 use crate::host::{self, Host};
+use crate::metrics::Metrics;
 use crate::outbound::OutboundPolicy;
 
 /// Makes the store of one instance; shared by every request.
@@ -14,6 +17,7 @@ pub struct InstanceSetup {
     kv: KvEngine,
     instance: InstanceArgs,
     outbound: OutboundPolicy,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl InstanceSetup {
@@ -23,13 +27,20 @@ impl InstanceSetup {
         kv: KvEngine,
         instance: InstanceArgs,
         outbound: OutboundPolicy,
+        metrics: Option<Arc<Metrics>>,
     ) -> Self {
         Self {
             engine,
             kv,
             instance,
             outbound,
+            metrics,
         }
+    }
+
+    /// The server's metrics, when `--metrics` is on.
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     /// A fresh store for one instance, with the guest's limits applied.

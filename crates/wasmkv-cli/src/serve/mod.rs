@@ -24,6 +24,7 @@ use crate::component::{self, Generation, Kind};
 use crate::config::Setup;
 use crate::exit;
 use crate::linking;
+use crate::metrics::{self, Metrics};
 use crate::outbound::OutboundPolicy;
 use crate::runtime::Workers;
 use crate::serve::fresh::FreshInstances;
@@ -126,7 +127,23 @@ async fn prepare(
         reuse,
     }: Checked,
 ) -> anyhow::Result<(Arc<Handler>, tokio::net::TcpListener)> {
-    let kv = setup.build_engine().await?;
+    let metrics_listen = args
+        .metrics
+        .clone()
+        .or_else(|| setup.metrics_listen().map(str::to_string));
+    let metrics = match &metrics_listen {
+        Some(_) => Some(Arc::new(
+            Metrics::new().context("cannot set up the metrics")?,
+        )),
+        None => None,
+    };
+    let observer = metrics
+        .as_ref()
+        .map(|m| m.kv.clone() as wasmkv_engine::SharedObserver);
+    let kv = setup.build_observed_engine(observer).await?;
+    if let Some(metrics) = &metrics {
+        metrics.watch_engine(&kv);
+    }
     let linker = linking::linker(&loaded, &kv)?;
     let pre = linking::instantiate_pre(&args.component, &loaded, &linker)?;
     let instance_setup = Arc::new(InstanceSetup::new(
@@ -134,6 +151,7 @@ async fn prepare(
         kv,
         args.instance.clone(),
         outbound,
+        metrics.clone(),
     ));
     let timeout = args.timeout.map(|t| *t);
     let link_error = |e: wasmtime::Error| linking::link_error(&args.component, &loaded, e.into());
@@ -173,6 +191,8 @@ async fn prepare(
         instances,
         timeout,
         admission::Admission::new(args.max_concurrency, args.max_queued),
+        metrics.clone(),
+        loaded.generation,
     ));
 
     // One ticker for the engine, however many requests run.
@@ -181,5 +201,13 @@ async fn prepare(
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("--addr {}: cannot listen there", args.addr))?;
+    if let (Some(addr), Some(metrics)) = (metrics_listen, metrics) {
+        let metrics_listener = metrics::exporter::bind(&addr).await?;
+        let bound = metrics_listener
+            .local_addr()
+            .context("cannot read the metrics address")?;
+        server::announce(&format!("wasmkv: metrics on http://{bound}/metrics"));
+        metrics::exporter::spawn(metrics_listener, metrics);
+    }
     Ok((handler, listener))
 }

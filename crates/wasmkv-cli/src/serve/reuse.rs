@@ -18,7 +18,7 @@
 //!   fresh instance.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -39,6 +39,8 @@ use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::host::Host;
+use crate::metrics::Metrics;
+use crate::metrics::instances::{LiveInstance, StopCause};
 use crate::serve::handler::{Failure, log_trap};
 use crate::serve::instance_setup::InstanceSetup;
 
@@ -206,6 +208,8 @@ impl HandlerState for Workers {
         };
         let fate = Arc::new(Fate::default());
         self.live.send_modify(|n| *n += 1);
+        let metrics = self.setup.metrics().cloned();
+        let counted = metrics.as_ref().map(|m| m.instances.born());
         tracing::debug!(target: "wasmkv::serve", "a new instance; {} live", *self.live.borrow());
         Ok(Instance {
             store,
@@ -224,6 +228,9 @@ impl HandlerState for Workers {
                 fate,
                 shutdown: self.shutdown.clone(),
                 live: self.live.clone(),
+                served: AtomicUsize::new(0),
+                metrics,
+                _counted: counted,
             },
         })
     }
@@ -235,6 +242,10 @@ struct Worker {
     fate: Arc<Fate>,
     shutdown: CancellationToken,
     live: watch::Sender<usize>,
+    /// Requests this instance has taken.
+    served: AtomicUsize,
+    metrics: Option<Arc<Metrics>>,
+    _counted: Option<LiveInstance>,
 }
 
 impl WorkerState for Worker {
@@ -258,6 +269,11 @@ impl WorkerState for Worker {
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         let _ = ticket.fate.set(self.fate.clone());
+        if self.served.fetch_add(1, Ordering::Relaxed) > 0
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.instances.reused.inc();
+        }
         match ticket.deadline {
             Some(deadline) => Box::pin(tokio::time::sleep_until(deadline)),
             None => Box::pin(std::future::pending()),
@@ -277,8 +293,14 @@ impl WorkerState for Worker {
                     target: "wasmkv::serve",
                     "an instance was stopped: a request on it ran past --timeout"
                 );
+                if let Some(metrics) = &self.metrics {
+                    metrics.instances.stopped(StopCause::Timeout);
+                }
             } else {
                 log_trap("an instance of the handler", &e);
+                if let Some(metrics) = &self.metrics {
+                    metrics.instances.stopped(StopCause::of(&e));
+                }
             }
         }
         drop(store);

@@ -68,6 +68,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let open = handler.metrics().map(|m| OpenConnection::new(&m.http.connections));
                 let activity = Activity::new();
                 let service = {
                     let (handler, activity) = (handler.clone(), activity.clone());
@@ -91,7 +92,7 @@ pub async fn serve(
                     .serve_connection(TokioIo::new(Watched::new(stream, activity.clone())), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
-                    let _slot = slot;
+                    let (_slot, _open) = (slot, open);
                     tokio::select! {
                         result = connection => {
                             if let Err(e) = result {
@@ -142,8 +143,24 @@ pub async fn serve(
     0
 }
 
-/// Prints the startup line; a closed stderr is not a reason to stop.
-fn announce(line: &str) {
+/// Counts a connection open until it is dropped.
+struct OpenConnection(prometheus::IntGauge);
+
+impl OpenConnection {
+    fn new(gauge: &prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Prints a startup line; a closed stderr is not a reason to stop.
+pub fn announce(line: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{line}");
     let _ = stderr.flush();

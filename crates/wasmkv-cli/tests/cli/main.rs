@@ -14,6 +14,7 @@ mod guest_limits;
 mod host_memory;
 mod immediate_linking;
 mod large_values;
+mod metrics;
 mod processes;
 mod redis;
 mod run_p3;

@@ -1,6 +1,6 @@
 //! `wasi:keyvalue/store@0.2.0-draft`: buckets and single-key operations.
 
-use wasmkv_engine::Bucket;
+use wasmkv_engine::{Bucket, Interface};
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
@@ -10,7 +10,10 @@ use crate::draft2::bindings::wasi::keyvalue::store as draft2;
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> DraftResult<Resource<Bucket>> {
-        delegated(draft2::Host::open(self, identifier).await)
+        match crate::draft2::ops::open(&self.ctx.engine, &identifier, Interface::Draft) {
+            Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
+            Err(e) => reply(Err(e)),
+        }
     }
 }
 

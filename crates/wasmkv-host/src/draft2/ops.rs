@@ -1,11 +1,16 @@
 //! Draft2's operations in its shapes: values as byte lists, batches as
 //! `(key, value)` pairs. (`0.2.0-draft` delegates to draft2 for these.)
 
-use wasmkv_engine::{Bucket, Bytes, Engine, HostBudget, KvError};
+use wasmkv_engine::{Bucket, Bytes, Engine, HostBudget, Interface, KvError};
 
-/// Opens a bucket for a draft `store.open`; `""` is a name like any other.
-pub(crate) fn open(engine: &Engine, identifier: &str) -> Result<Bucket, KvError> {
-    engine.open_bucket(identifier)
+/// Opens a bucket for a `store.open` of the draft `interface`; `""` is a
+/// name like any other.
+pub(crate) fn open(
+    engine: &Engine,
+    identifier: &str,
+    interface: Interface,
+) -> Result<Bucket, KvError> {
+    engine.open_bucket_via(identifier, None, interface)
 }
 
 pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<(), KvError> {

@@ -1,6 +1,6 @@
 //! `wasi:keyvalue/store@0.2.0-draft2`: buckets and single-key operations.
 
-use wasmkv_engine::Bucket;
+use wasmkv_engine::{Bucket, Interface};
 use wasmtime::component::Resource;
 
 use super::kv::store::{self, KeyResponse};
@@ -10,7 +10,7 @@ use crate::{WasmKv, cursors};
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> Draft2Result<Resource<Bucket>> {
-        match ops::open(&self.ctx.engine, &identifier) {
+        match ops::open(&self.ctx.engine, &identifier, Interface::Draft2) {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => reply(Err(e)),
         }

@@ -1,7 +1,7 @@
 //! `wasi:keyvalue/types` and `wasi-keyvalue-error`: buckets, value bodies
 //! and error resources.
 
-use wasmkv_engine::{Bucket, KvError, Op};
+use wasmkv_engine::{Bucket, Interface, KvError, Op};
 use wasmtime::component::Resource;
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
@@ -27,7 +27,11 @@ impl types::Host for WasmKv<'_> {}
 
 impl types::HostBucket for WasmKv<'_> {
     fn open_bucket(&mut self, name: String) -> KvResult<Resource<Bucket>> {
-        match self.ctx.engine.open_bucket(&name) {
+        match self
+            .ctx
+            .engine
+            .open_bucket_via(&name, None, Interface::Seed)
+        {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => self.reply(Err(e)),
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wasmkv_engine::{Bucket, Bytes, KvError, SetOptions, preview};
+use wasmkv_engine::{Bucket, Bytes, Interface, KvError, SetOptions, preview};
 use wasmtime::component::{Accessor, Resource};
 
 use super::kv::types::{self, Error, KeyResponse};
@@ -20,7 +20,11 @@ pub(super) fn open<T>(
 ) -> Reply<Resource<Bucket>> {
     accessor.with(|mut access| {
         let kv = access.get();
-        match kv.ctx.engine.open_bucket_labelled(identifier, label) {
+        match kv
+            .ctx
+            .engine
+            .open_bucket_via(identifier, label, Interface::Wasmcloud)
+        {
             Ok(bucket) => Ok(Ok(kv.table.push(bucket)?)),
             Err(e) => reply(Err(e)),
         }
