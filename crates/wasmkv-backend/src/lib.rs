@@ -15,6 +15,7 @@
 mod backend;
 pub mod counter;
 mod error;
+pub mod events;
 pub mod expiry;
 mod redact;
 mod store_url;
@@ -32,6 +33,7 @@ pub use backend::{
 pub use bytes::Bytes;
 pub use counter::{CounterError, CounterRange};
 pub use error::{BackendError, BackendResult};
+pub use events::{SharedStoreEvents, StoreEvents};
 pub use expiry::{Clock, Expiry, ManualClock, SharedClock, SystemClock};
 pub use redact::redact_secrets;
 #[cfg(feature = "redis")]

@@ -22,6 +22,7 @@ use crate::backend::{
 };
 use crate::counter::{self, CounterRange};
 use crate::error::BackendResult;
+use crate::events::SharedStoreEvents;
 use crate::expiry::{Expiry, SharedClock};
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 
@@ -46,7 +47,7 @@ impl std::fmt::Display for MemorySpec {
 
 #[async_trait]
 impl StoreSpec for MemorySpec {
-    async fn open(&self) -> BackendResult<SharedBackend> {
+    async fn open(&self, _events: SharedStoreEvents) -> BackendResult<SharedBackend> {
         Ok(Arc::new(MemoryBackend::new()))
     }
 }

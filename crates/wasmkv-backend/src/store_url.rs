@@ -13,13 +13,21 @@ use async_trait::async_trait;
 
 use crate::backend::SharedBackend;
 use crate::error::BackendResult;
+use crate::events::SharedStoreEvents;
 
 /// A parsed store URL's meaning: shown (passwords redacted) and opened by
 /// the backend that parsed it.
 #[async_trait]
 pub trait StoreSpec: fmt::Display + Send + Sync + 'static {
-    /// Opens the store, failing now if it cannot be reached or created.
-    async fn open(&self) -> BackendResult<SharedBackend>;
+    /// Opens the store, failing now if it cannot be reached or created;
+    /// `events` hears of its work (see [`crate::events`]).
+    async fn open(&self, events: SharedStoreEvents) -> BackendResult<SharedBackend>;
+
+    /// The file the store lives in, when it is one (SQLite), for tools
+    /// that watch it from outside (the WAL size in metrics).
+    fn file(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// How a `wasmkv.toml` `[stores.NAME]` table of some `type` names its store.
@@ -126,6 +134,11 @@ impl StoreUrl {
         Self::from_spec("sqlite", crate::sqlite::SqliteSpec { path: path.into() })
     }
 
+    /// The file the store lives in, when it is one (SQLite).
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.spec.file()
+    }
+
     /// A store of a backend kind of the caller's own.
     pub fn from_spec(scheme: &'static str, spec: impl StoreSpec) -> Self {
         Self {
@@ -141,7 +154,16 @@ impl StoreUrl {
 
     /// Opens the store, failing now if it cannot be reached or created.
     pub async fn open(&self) -> BackendResult<SharedBackend> {
-        self.spec.open().await
+        self.spec.open(crate::events::unheard()).await
+    }
+
+    /// As [`StoreUrl::open`], telling `events` of the store's own work
+    /// (commits, reads, reconnects, redirects), for metrics.
+    pub async fn open_with_events(
+        &self,
+        events: SharedStoreEvents,
+    ) -> BackendResult<SharedBackend> {
+        self.spec.open(events).await
     }
 }
 

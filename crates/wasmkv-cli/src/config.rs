@@ -197,6 +197,15 @@ impl Setup {
         self.build_observed_engine(None).await
     }
 
+    /// The files of the SQLite stores, by store name, for metrics that
+    /// watch them from outside.
+    pub fn store_files(&self) -> Vec<(String, PathBuf)> {
+        self.stores
+            .iter()
+            .filter_map(|(name, url)| Some((name.clone(), url.file()?.to_path_buf())))
+            .collect()
+    }
+
     /// Where `[metrics] listen` says to serve metrics, when it says so.
     pub fn metrics_listen(&self) -> Option<&str> {
         self.metrics.as_deref()

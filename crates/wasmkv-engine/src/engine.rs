@@ -177,13 +177,16 @@ impl EngineBuilder {
             let backend = match source {
                 StoreSource::Backend(b) => b,
                 StoreSource::Url(url) => {
-                    url.open()
-                        .await
-                        .map_err(|cause| EngineBuildError::OpenStore {
-                            name: name.clone(),
-                            url: url.to_string(),
-                            cause: Box::new(cause),
-                        })?
+                    let events = self.observer.as_ref().and_then(|o| o.store_events(&name));
+                    match events {
+                        Some(events) => url.open_with_events(events).await,
+                        None => url.open().await,
+                    }
+                    .map_err(|cause| EngineBuildError::OpenStore {
+                        name: name.clone(),
+                        url: url.to_string(),
+                        cause: Box::new(cause),
+                    })?
                 }
             };
             stores.insert(name, backend);

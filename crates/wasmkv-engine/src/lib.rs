@@ -30,5 +30,5 @@ pub use observe::{Call, Interface, KvObserver, SharedObserver};
 pub use wasmkv_backend::sqlite::install_nowait_reads as install_sqlite_nowait_reads;
 pub use wasmkv_backend::{
     Backend, BackendError, BackendResult, Bytes, CounterRange, Entry, Expiry, KeyPage, SetOptions,
-    SharedBackend, StoreUrl, Swap, SwapCondition,
+    SharedBackend, SharedStoreEvents, StoreEvents, StoreUrl, Swap, SwapCondition,
 };

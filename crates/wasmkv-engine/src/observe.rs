@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmkv_backend::SharedStoreEvents;
+
 use crate::error::{Kind, Op};
 
 /// The interface a call came through, so one store's traffic can be told
@@ -70,6 +72,14 @@ pub struct Call<'a> {
 pub trait KvObserver: Send + Sync {
     /// One call has finished.
     fn call(&self, call: &Call<'_>);
+
+    /// Who hears of the store `store`'s own work (commits, reads,
+    /// reconnects, redirects) when the engine opens it from a URL; `None`
+    /// (the default) for nobody.
+    fn store_events(&self, store: &str) -> Option<SharedStoreEvents> {
+        let _ = store;
+        None
+    }
 }
 
 /// An observer shared by every bucket of an engine.

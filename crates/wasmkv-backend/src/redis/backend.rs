@@ -15,6 +15,7 @@ use super::url::{RedisUrl, Topology};
 use crate::backend::{Backend, Entry, KeyPage, SetOptions, Swap, SwapCondition};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
+use crate::events::SharedStoreEvents;
 use crate::expiry::{Clock, Expiry, SystemClock};
 
 /// The least time the startup checks (the kind of server, its replicas)
@@ -44,8 +45,15 @@ impl RedisBackend {
     /// Connects now, so a wrong address or a server that is down fails at
     /// startup rather than at a guest's first call.
     pub async fn open(url: RedisUrl) -> BackendResult<Self> {
+        Self::open_with_events(url, crate::events::unheard()).await
+    }
+
+    /// As [`RedisBackend::open`], telling `events` of lost connections,
+    /// redirects, resends, failovers and `WAIT`s.
+    pub async fn open_with_events(url: RedisUrl, events: SharedStoreEvents) -> BackendResult<Self> {
         let fail = |cause: String| BackendError::unavailable(url.to_string(), cause);
-        let conn = match tokio::time::timeout(url.timeout, Connection::open(&url)).await {
+        let opened = Connection::open(&url, events);
+        let conn = match tokio::time::timeout(url.timeout, opened).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {
                 let hint = if refused_credentials(&e) {

@@ -38,6 +38,7 @@ use super::backoff::Backoff;
 use super::link::Link;
 use super::tls;
 use super::url::{RedisUrl, Topology};
+use crate::events::{SharedStoreEvents, StoreEvents};
 
 /// Whether a command may be sent again after a dropped connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +49,17 @@ pub enum Delivery {
     AtMostOnce,
 }
 
-/// An open connection to a Redis store; cheap to clone.
+/// An open connection to a Redis store, and who hears of its lost
+/// connections, redirects and resends; cheap to clone.
 #[derive(Clone)]
-pub enum Connection {
+pub struct Connection {
+    route: Route,
+    events: SharedStoreEvents,
+}
+
+/// How commands reach the store.
+#[derive(Clone)]
+enum Route {
     /// One server.
     Single(ConnectionManager),
     /// The primary Sentinel names, or one server whose certificate is
@@ -80,12 +89,32 @@ const LONGEST_PAUSE: Duration = Duration::from_millis(100);
 
 impl Connection {
     /// Connects, failing if the server (or no seed node) answers in time.
-    pub async fn open(url: &RedisUrl) -> RedisResult<Self> {
+    pub async fn open(url: &RedisUrl, events: SharedStoreEvents) -> RedisResult<Self> {
+        let route = Self::route(url, &events).await?;
+        Ok(Connection { route, events })
+    }
+
+    /// Who hears of this connection's work.
+    pub fn events(&self) -> &dyn StoreEvents {
+        &*self.events
+    }
+
+    /// Counts a lost connection in `result`: the client makes a new one.
+    fn noted<T>(&self, result: RedisResult<T>) -> RedisResult<T> {
+        if let Err(e) = &result
+            && (e.is_io_error() || e.is_connection_dropped())
+        {
+            self.events.reconnected();
+        }
+        result
+    }
+
+    async fn route(url: &RedisUrl, events: &SharedStoreEvents) -> RedisResult<Route> {
         let timeout = url.timeout;
         match url.topology {
-            Topology::Single if url.tls.as_ref().is_some_and(|t| t.server_name.is_some()) => {
-                Ok(Connection::Link(Arc::new(Link::open(url).await?)))
-            }
+            Topology::Single if url.tls.as_ref().is_some_and(|t| t.server_name.is_some()) => Ok(
+                Route::Link(Arc::new(Link::open(url, events.clone()).await?)),
+            ),
             Topology::Single => {
                 let certificates = url.tls.as_ref().and_then(|tls| tls.certificates());
                 let client = tls::client(url.nodes()[0].as_str(), certificates)?;
@@ -100,9 +129,11 @@ impl Connection {
                 ::redis::cmd("PING")
                     .query_async::<()>(&mut manager.clone())
                     .await?;
-                Ok(Connection::Single(manager))
+                Ok(Route::Single(manager))
             }
-            Topology::Sentinel => Ok(Connection::Link(Arc::new(Link::open(url).await?))),
+            Topology::Sentinel => Ok(Route::Link(Arc::new(
+                Link::open(url, events.clone()).await?,
+            ))),
             Topology::Cluster => {
                 let connect = |retries: u32| async move {
                     let mut builder =
@@ -116,7 +147,7 @@ impl Connection {
                     }
                     builder.build()?.get_async_connection().await
                 };
-                Ok(Connection::Cluster {
+                Ok(Route::Cluster {
                     retrying: connect(CLUSTER_RETRIES).await?,
                     at_most_once: connect(0).await?,
                     timeout,
@@ -127,16 +158,16 @@ impl Connection {
 
     /// Sends one command.
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd, delivery: Delivery) -> RedisResult<T> {
-        match self {
-            Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
-            Connection::Link(link) => {
+        match &self.route {
+            Route::Single(conn) => self.noted(cmd.query_async(&mut conn.clone()).await),
+            Route::Link(link) => {
                 link.send(delivery, |mut conn| async move {
                     cmd.query_async(&mut conn).await
                 })
                 .await
             }
-            Connection::Cluster { .. } => {
-                let first = cmd.query_async(&mut self.cluster(delivery)).await;
+            Route::Cluster { .. } => {
+                let first = self.noted(cmd.query_async(&mut self.cluster(delivery)).await);
                 let value = self.after_redirects(first, cmd).await?;
                 Ok(::redis::from_redis_value(value)?)
             }
@@ -153,16 +184,16 @@ impl Connection {
         eval: impl FnOnce() -> Cmd,
         delivery: Delivery,
     ) -> RedisResult<T> {
-        match self {
-            Connection::Single(conn) => script.invoke_async(&mut conn.clone()).await,
-            Connection::Link(link) => {
+        match &self.route {
+            Route::Single(conn) => self.noted(script.invoke_async(&mut conn.clone()).await),
+            Route::Link(link) => {
                 link.send(delivery, |mut conn| async move {
                     script.invoke_async(&mut conn).await
                 })
                 .await
             }
-            Connection::Cluster { .. } => {
-                let first = script.invoke_async(&mut self.cluster(delivery)).await;
+            Route::Cluster { .. } => {
+                let first = self.noted(script.invoke_async(&mut self.cluster(delivery)).await);
                 let value = match first {
                     Ok(value) => value,
                     failed => self.after_redirects(failed, &eval()).await?,
@@ -176,15 +207,15 @@ impl Connection {
     /// `None` on a cluster, where writes go through scripts, which the
     /// redirect handling above resends whole.
     pub async fn transaction(&self, transaction: &Pipeline) -> Option<RedisResult<()>> {
-        Some(match self {
-            Connection::Single(conn) => transaction.query_async(&mut conn.clone()).await,
-            Connection::Link(link) => {
+        Some(match &self.route {
+            Route::Single(conn) => self.noted(transaction.query_async(&mut conn.clone()).await),
+            Route::Link(link) => {
                 link.send(Delivery::Idempotent, |mut conn| async move {
                     transaction.query_async(&mut conn).await
                 })
                 .await
             }
-            Connection::Cluster { .. } => return None,
+            Route::Cluster { .. } => return None,
         })
     }
 
@@ -199,7 +230,7 @@ impl Connection {
         mut outcome: RedisResult<Value>,
         cmd: &Cmd,
     ) -> RedisResult<Value> {
-        let Connection::Cluster { timeout, .. } = self else {
+        let Route::Cluster { timeout, .. } = &self.route else {
             return outcome;
         };
         let mut backoff = Backoff::new(*timeout, LONGEST_PAUSE);
@@ -215,6 +246,11 @@ impl Connection {
             let redirect = matches!(resend, Resend::To { .. });
             if (!redirect || redirects >= IMMEDIATE_REDIRECTS) && !backoff.pause().await {
                 return outcome;
+            }
+            if redirect {
+                self.events.redirected();
+            } else {
+                self.events.resent();
             }
             redirects += u32::from(redirect);
             let mut conn = self.cluster(Delivery::AtMostOnce);
@@ -247,16 +283,16 @@ impl Connection {
     ) -> RedisResult<(Value, i64)> {
         let mut pipe = ::redis::pipe();
         pipe.add_command(write.clone()).add_command(wait.clone());
-        let values: Vec<Value> = match self {
-            Connection::Single(conn) => pipe.query_async(&mut conn.clone()).await?,
-            Connection::Link(link) => {
+        let values: Vec<Value> = match &self.route {
+            Route::Single(conn) => pipe.query_async(&mut conn.clone()).await?,
+            Route::Link(link) => {
                 let pipe = &pipe;
                 link.send(Delivery::Idempotent, |mut conn| async move {
                     pipe.query_async(&mut conn).await
                 })
                 .await?
             }
-            Connection::Cluster { retrying, .. } => {
+            Route::Cluster { retrying, .. } => {
                 let mut conn = retrying.clone();
                 match to {
                     Some(Resend::To { ask, host, port }) => {
@@ -275,12 +311,10 @@ impl Connection {
     }
 
     fn cluster(&self, delivery: Delivery) -> ClusterConnection {
-        match (self, delivery) {
-            (Connection::Cluster { retrying, .. }, Delivery::Idempotent) => retrying.clone(),
-            (Connection::Cluster { at_most_once, .. }, Delivery::AtMostOnce) => {
-                at_most_once.clone()
-            }
-            (Connection::Single(_) | Connection::Link(_), _) => {
+        match (&self.route, delivery) {
+            (Route::Cluster { retrying, .. }, Delivery::Idempotent) => retrying.clone(),
+            (Route::Cluster { at_most_once, .. }, Delivery::AtMostOnce) => at_most_once.clone(),
+            (Route::Single(_) | Route::Link(_), _) => {
                 unreachable!("only called on a cluster")
             }
         }
@@ -288,7 +322,7 @@ impl Connection {
 
     /// The servers that own keys: the server itself, or every cluster primary.
     pub async fn primaries(&self) -> RedisResult<Vec<Node>> {
-        let Connection::Cluster { retrying, .. } = self else {
+        let Route::Cluster { retrying, .. } = &self.route else {
             return Ok(vec![Node::Only]);
         };
         let slots: Value = retrying
@@ -322,16 +356,16 @@ impl Connection {
 
     /// Sends a command to one node (for SCAN, whose cursor is per node).
     pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: Cmd) -> RedisResult<T> {
-        match (self, node) {
-            (Connection::Single(conn), _) => cmd.query_async(&mut conn.clone()).await,
-            (Connection::Link(link), _) => {
+        match (&self.route, node) {
+            (Route::Single(conn), _) => cmd.query_async(&mut conn.clone()).await,
+            (Route::Link(link), _) => {
                 let cmd = &cmd;
                 link.send(Delivery::Idempotent, |mut conn| async move {
                     cmd.query_async(&mut conn).await
                 })
                 .await
             }
-            (Connection::Cluster { retrying, .. }, Node::Primary { host, port }) => {
+            (Route::Cluster { retrying, .. }, Node::Primary { host, port }) => {
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
                     host: host.clone(),
                     port: *port,
@@ -339,7 +373,7 @@ impl Connection {
                 let value = retrying.clone().route_command(cmd, routing).await?;
                 Ok(::redis::from_redis_value(value)?)
             }
-            (Connection::Cluster { .. }, Node::Only) => {
+            (Route::Cluster { .. }, Node::Only) => {
                 Err(unexpected("a cluster command needs a node address"))
             }
         }

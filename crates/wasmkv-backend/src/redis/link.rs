@@ -27,6 +27,7 @@ use super::connection::Delivery;
 use super::sentinel;
 use super::tls;
 use super::url::RedisUrl;
+use crate::events::SharedStoreEvents;
 
 /// The longest pause between resends: a failover takes seconds.
 const LONGEST_PAUSE: Duration = Duration::from_millis(200);
@@ -37,6 +38,10 @@ pub struct Link {
     /// The server's connection, and how many times it was found.
     current: Mutex<(u64, MultiplexedConnection)>,
     config: AsyncConnectionConfig,
+    events: SharedStoreEvents,
+    /// The address of the server in use, to tell a failover from a
+    /// reconnection to the same primary.
+    at: Mutex<String>,
     /// `tls_server_name`: the name the server's certificate must carry.
     server_name: Option<String>,
     timeout: Duration,
@@ -52,7 +57,7 @@ enum Locator {
 
 impl Link {
     /// Finds the server and connects to it.
-    pub async fn open(url: &RedisUrl) -> RedisResult<Self> {
+    pub async fn open(url: &RedisUrl, events: SharedStoreEvents) -> RedisResult<Self> {
         let locator = match url.sentinel {
             Some(_) => Locator::Sentinels(sentinel::Sentinels::new(url)?),
             None => {
@@ -64,11 +69,13 @@ impl Link {
             .set_connection_timeout(Some(url.timeout))
             .set_response_timeout(Some(url.timeout));
         let server_name = url.tls.as_ref().and_then(|t| t.server_name.clone());
-        let conn = connect(&locator, &config, server_name.as_deref()).await?;
+        let (conn, at) = connect(&locator, &config, server_name.as_deref()).await?;
         Ok(Link {
             locator: tokio::sync::Mutex::new(locator),
             current: Mutex::new((0, conn)),
             config,
+            events,
+            at: Mutex::new(at),
             server_name,
             timeout: url.timeout,
         })
@@ -99,6 +106,7 @@ impl Link {
             if !again || !backoff.pause().await {
                 return Err(error);
             }
+            self.events.resent();
         }
     }
 
@@ -114,25 +122,34 @@ impl Link {
         if self.current().0 != seen {
             return Ok(());
         }
-        let conn = connect(&locator, &self.config, self.server_name.as_deref()).await?;
+        let (conn, at) = connect(&locator, &self.config, self.server_name.as_deref()).await?;
+        self.events.reconnected();
+        let before = std::mem::replace(
+            &mut *self.at.lock().unwrap_or_else(|p| p.into_inner()),
+            at.clone(),
+        );
+        if before != at {
+            self.events.failover();
+        }
         let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
         *guard = (seen + 1, conn);
         Ok(())
     }
 }
 
-/// Connects to the server `locator` names now, checking its certificate
+/// Connects to the server `locator` names now (and says its address), checking its certificate
 /// against `server_name` when given; through Sentinel, only if it answers
 /// as a primary.
 async fn connect(
     locator: &Locator,
     config: &AsyncConnectionConfig,
     server_name: Option<&str>,
-) -> RedisResult<MultiplexedConnection> {
+) -> RedisResult<(MultiplexedConnection, String)> {
     let client = match locator {
         Locator::Sentinels(sentinels) => sentinels.primary(config).await?,
         Locator::Fixed(client) => client.clone(),
     };
+    let at = client.get_connection_info().addr().to_string();
     let (client, config) = match server_name {
         Some(name) => tls::aim_at_name(&client, name, config.clone())?,
         None => (client, config.clone()),
@@ -143,7 +160,7 @@ async fn connect(
     if let Locator::Sentinels(_) = locator {
         sentinel::check_primary(&mut conn).await?;
     }
-    Ok(conn)
+    Ok((conn, at))
 }
 
 /// Replies that say the command did not run, so it may be sent again.

@@ -34,6 +34,7 @@ use async_trait::async_trait;
 
 use crate::backend::SharedBackend;
 use crate::error::BackendResult;
+use crate::events::SharedStoreEvents;
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 use url::RedisUrl;
 
@@ -76,7 +77,9 @@ pub(crate) static KIND: BackendKind = BackendKind {
 
 #[async_trait]
 impl StoreSpec for RedisUrl {
-    async fn open(&self) -> BackendResult<SharedBackend> {
-        Ok(Arc::new(RedisBackend::open(self.clone()).await?))
+    async fn open(&self, events: SharedStoreEvents) -> BackendResult<SharedBackend> {
+        Ok(Arc::new(
+            RedisBackend::open_with_events(self.clone(), events).await?,
+        ))
     }
 }

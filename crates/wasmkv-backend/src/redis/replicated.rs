@@ -119,7 +119,12 @@ impl Replication {
         let mut cause = "no reply".to_string();
         loop {
             let attempt = conn.send_with_wait(write, &wait, to.as_ref());
-            match tokio::time::timeout_at(deadline, attempt).await {
+            let started = std::time::Instant::now();
+            let outcome = tokio::time::timeout_at(deadline, attempt).await;
+            if matches!(outcome, Ok(Ok(_))) {
+                conn.events().waited_for_replicas(started.elapsed());
+            }
+            match outcome {
                 Ok(Ok((reply, acked))) if acked >= i64::from(self.replicas) => return Ok(reply),
                 Ok(Ok((_, acked))) => {
                     to = None;
@@ -136,6 +141,10 @@ impl Replication {
                 Ok(Err(e)) if !worth_resending(&e) => return Err(Unconfirmed::Refused(e)),
                 Ok(Err(e)) => {
                     to = Resend::after(&e);
+                    match to {
+                        Some(Resend::To { .. }) => conn.events().redirected(),
+                        _ => conn.events().resent(),
+                    }
                     cause = e.to_string();
                 }
                 // Out of time: the last attempt's outcome says more.

@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use super::OpError;
 use crate::error::{BackendError, BackendResult};
+use crate::events::{SharedStoreEvents, StoreEvents};
 
 /// Most writes in one transaction, so one group cannot hold the write lock
 /// (and other processes) for long.
@@ -96,12 +97,13 @@ impl Writer {
         conn: Connection,
         store: String,
         housekeeping: Housekeeping,
+        events: SharedStoreEvents,
     ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel();
         let name = store.clone();
         let thread = std::thread::Builder::new()
             .name("wasmkv-sqlite-writer".into())
-            .spawn(move || write_groups(conn, queue, &name, housekeeping))?;
+            .spawn(move || write_groups(conn, queue, &name, housekeeping, &*events))?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
@@ -143,6 +145,7 @@ fn write_groups(
     queue: mpsc::Receiver<Box<dyn Job>>,
     store: &str,
     mut housekeeping: Housekeeping,
+    events: &dyn StoreEvents,
 ) {
     while let Ok(first) = next_job(&queue) {
         let mut group = vec![first];
@@ -152,7 +155,11 @@ fn write_groups(
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let commit = commit_group(&mut conn, &mut group, &mut housekeeping, store);
+        if commit.is_ok() {
+            events.committed(group.len(), started.elapsed());
+        }
         if let Err(e) = &commit {
             tracing::warn!(target: "wasmkv::sqlite", "{store}: group of {} writes failed: {e}", group.len());
         }

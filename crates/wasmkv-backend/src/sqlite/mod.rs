@@ -44,6 +44,7 @@ use self::rows::Deadline;
 use crate::backend::{Backend, Entry, KeyPage, SetOptions, SharedBackend, Swap, SwapCondition};
 use crate::counter::{self, CounterRange};
 use crate::error::{BackendError, BackendResult};
+use crate::events::SharedStoreEvents;
 use crate::expiry::{Expiry, SharedClock};
 use crate::store_url::{BackendKind, StoreSpec, TomlForm};
 
@@ -74,9 +75,17 @@ impl std::fmt::Display for SqliteSpec {
 
 #[async_trait]
 impl StoreSpec for SqliteSpec {
-    async fn open(&self) -> BackendResult<SharedBackend> {
-        let backend = SqliteBackend::open(&self.path, SqliteOptions::default())?;
+    async fn open(&self, events: SharedStoreEvents) -> BackendResult<SharedBackend> {
+        let options = SqliteOptions {
+            events,
+            ..SqliteOptions::default()
+        };
+        let backend = SqliteBackend::open(&self.path, options)?;
         Ok(Arc::new(backend))
+    }
+
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
     }
 }
 
@@ -100,6 +109,8 @@ pub struct SqliteOptions {
     pub durability: Durability,
     /// Where expiry reads the time: the system clock, or a test's.
     pub clock: SharedClock,
+    /// Hears of commits and of where reads ran, for metrics.
+    pub events: SharedStoreEvents,
 }
 
 impl Default for SqliteOptions {
@@ -108,6 +119,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(10),
             durability: Durability::Full,
             clock: crate::expiry::system_clock(),
+            events: crate::events::unheard(),
         }
     }
 }
@@ -195,9 +207,13 @@ impl SqliteBackend {
         let mut sweep = Sweep::default();
         let remove_expired: group_commit::Housekeeping =
             Box::new(move |conn| sweep.run(conn, now_of(&clock)));
-        let writer =
-            group_commit::Writer::start(inner.connect()?, inner.describe(), remove_expired)
-                .map_err(|e| inner.error(format_args!("cannot start the writer thread: {e}")))?;
+        let writer = group_commit::Writer::start(
+            inner.connect()?,
+            inner.describe(),
+            remove_expired,
+            inner.options.events.clone(),
+        )
+        .map_err(|e| inner.error(format_args!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(inner),
             writer,
@@ -212,6 +228,7 @@ impl SqliteBackend {
         F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        inner.options.events.read(false);
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.checkout()?;
             let result = op(&mut conn);

@@ -163,7 +163,10 @@ pub(super) fn read<T>(
             op(&readers[index].conn)
         };
         match answer {
-            Ok(Some(answer)) => Inline::Done(Ok(answer)),
+            Ok(Some(answer)) => {
+                store.options.events.read(true);
+                Inline::Done(Ok(answer))
+            }
             Ok(None) => Inline::Elsewhere,
             Err(OpError::Sqlite(e)) if super::is_busy(&e) || nowait::refused(&e) => {
                 Inline::Elsewhere

@@ -4,7 +4,11 @@
 //! unbounded.
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
-use wasmkv_engine::{Call, KvObserver};
+use std::sync::Arc;
+
+use wasmkv_engine::{Call, KvObserver, SharedStoreEvents};
+
+use crate::metrics::stores::StoreMetrics;
 
 /// Key-value call durations from 10 µs (memory, a cached SQLite page) to
 /// 2.5 s (a store timing out).
@@ -17,10 +21,11 @@ const CALL_SECONDS: &[f64] = &[
 pub struct KvMetrics {
     operations: IntCounterVec,
     duration: HistogramVec,
+    stores: Arc<StoreMetrics>,
 }
 
 impl KvMetrics {
-    pub(super) fn new(registry: &Registry) -> prometheus::Result<Self> {
+    pub(super) fn new(registry: &Registry, stores: Arc<StoreMetrics>) -> prometheus::Result<Self> {
         let operations = IntCounterVec::new(
             Opts::new(
                 "wasmkv_kv_operations_total",
@@ -41,7 +46,13 @@ impl KvMetrics {
         Ok(Self {
             operations,
             duration,
+            stores,
         })
+    }
+
+    /// The stores' own metrics.
+    pub fn stores(&self) -> &StoreMetrics {
+        &self.stores
     }
 }
 
@@ -58,5 +69,9 @@ impl KvObserver for KvMetrics {
         self.duration
             .with_label_values(&[call.store, operation])
             .observe(call.elapsed.as_secs_f64());
+    }
+
+    fn store_events(&self, store: &str) -> Option<SharedStoreEvents> {
+        Some(self.stores.listener(store))
     }
 }

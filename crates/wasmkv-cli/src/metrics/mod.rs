@@ -11,6 +11,7 @@ pub mod exporter;
 pub mod http;
 pub mod instances;
 pub mod kv;
+pub mod stores;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use wasmkv_engine::Engine;
 use crate::metrics::http::HttpMetrics;
 use crate::metrics::instances::InstanceMetrics;
 use crate::metrics::kv::KvMetrics;
+use crate::metrics::stores::StoreMetrics;
 
 /// Every metric of one `wasmkv serve`.
 pub struct Metrics {
@@ -57,7 +59,10 @@ impl Metrics {
         Ok(Self {
             http: HttpMetrics::new(&registry)?,
             instances: InstanceMetrics::new(&registry)?,
-            kv: Arc::new(KvMetrics::new(&registry)?),
+            kv: Arc::new(KvMetrics::new(
+                &registry,
+                Arc::new(StoreMetrics::new(&registry)?),
+            )?),
             host_held_bytes,
             instance_held_limit,
             engine: std::sync::OnceLock::new(),
@@ -79,6 +84,7 @@ impl Metrics {
             self.host_held_bytes
                 .set(i64::try_from(engine.host_held_bytes()).unwrap_or(i64::MAX));
         }
+        self.kv.stores().measure();
         let mut text = Vec::with_capacity(16 * 1024);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
             tracing::warn!(target: "wasmkv::metrics", "cannot encode the metrics: {e}");

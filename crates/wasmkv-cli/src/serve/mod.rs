@@ -140,6 +140,9 @@ async fn prepare(
     let observer = metrics
         .as_ref()
         .map(|m| m.kv.clone() as wasmkv_engine::SharedObserver);
+    if let Some(metrics) = &metrics {
+        metrics.kv.stores().watch_files(setup.store_files());
+    }
     let kv = setup.build_observed_engine(observer).await?;
     if let Some(metrics) = &metrics {
         metrics.watch_engine(&kv);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::http::{Server, get, runtime};
 use crate::common::{repo_root, workdir};
-use wasmkv_test_servers::PrometheusServer;
+use wasmkv_test_servers::{PrometheusServer, RedisServer};
 
 /// The `http://HOST:PORT/metrics` a server announced.
 fn metrics_addr(server: &Server) -> String {
@@ -83,9 +83,9 @@ fn promtool(args: &[&str], input: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A 0.2 handler on SQLite: 12 increments, 3 reads of an empty key (each
-/// refused as invalid-argument, answered 500), 2 traps, 4 unknown paths and
-/// one request past --timeout. Prometheus, scraping every second, must
+/// A 0.2 handler on SQLite: 12 increments, 2 reads, 3 reads of an empty
+/// key (each refused as invalid-argument, answered 500), 2 traps, 4 unknown
+/// paths and one request past --timeout. Prometheus, scraping every second, must
 /// count exactly those.
 #[test]
 fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
@@ -102,6 +102,9 @@ fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
         for _ in 0..12 {
             assert_eq!(get(app, "/incr?key=k").await.0, 200);
         }
+        for _ in 0..2 {
+            assert_eq!(get(app, "/get?key=k").await, (200, "12\n".into()));
+        }
         for _ in 0..3 {
             let (status, body) = get(app, "/get?key=").await;
             assert_eq!(status, 500, "{body}");
@@ -115,11 +118,11 @@ fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
         assert_eq!(get(app, "/spin").await.0, 504);
         // The application's port has no metrics: /metrics is the guest's.
         assert_eq!(get(app, "/metrics").await, (404, "not found\n".into()));
-        let requests = 12 + 3 + 2 + 4 + 1 + 1;
+        let requests = 12 + 2 + 3 + 2 + 4 + 1 + 1;
 
         let expected: &[(&str, f64)] = &[
             ("sum(wasmkv_http_requests_total)", requests as f64),
-            (r#"wasmkv_http_requests_total{status="2xx",wasi="0.2"}"#, 12.0),
+            (r#"wasmkv_http_requests_total{status="2xx",wasi="0.2"}"#, 14.0),
             (r#"wasmkv_http_requests_total{status="4xx",wasi="0.2"}"#, 5.0),
             (r#"wasmkv_http_requests_total{status="5xx",wasi="0.2"}"#, 6.0),
             ("wasmkv_http_request_duration_seconds_count", requests as f64),
@@ -130,14 +133,18 @@ fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
             (r#"wasmkv_instances_stopped_total{cause="trap"}"#, 2.0),
             (r#"wasmkv_instances_stopped_total{cause="timeout"}"#, 1.0),
             ("wasmkv_instance_reused_requests_total", 0.0),
-            ("sum(wasmkv_kv_operations_total)", 12.0 + 12.0 + 3.0 + 3.0),
+            ("sum(wasmkv_kv_operations_total)", 17.0 + 12.0 + 2.0 + 3.0),
             (
                 r#"wasmkv_kv_operations_total{store="default",interface="seed",operation="increment",outcome="ok"}"#,
                 12.0,
             ),
             (
                 r#"wasmkv_kv_operations_total{store="default",interface="seed",operation="open-bucket",outcome="ok"}"#,
-                15.0,
+                17.0,
+            ),
+            (
+                r#"wasmkv_kv_operations_total{store="default",interface="seed",operation="get",outcome="ok"}"#,
+                2.0,
             ),
             (
                 r#"wasmkv_kv_operations_total{store="default",interface="seed",operation="get",outcome="invalid_argument"}"#,
@@ -148,6 +155,11 @@ fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
                 12.0,
             ),
             ("wasmkv_kv_host_held_bytes", 0.0),
+            // Every increment is one durable write, in some number of
+            // group commits; the invalid reads never reach the store.
+            (r#"wasmkv_sqlite_commit_writes_sum{store="default"}"#, 12.0),
+            (r#"sum(wasmkv_sqlite_reads_total{store="default"})"#, 2.0),
+            (r#"count(wasmkv_sqlite_wal_bytes{store="default"} > 0)"#, 1.0),
         ];
         let mut wrong = Vec::new();
         for (query, want) in expected {
@@ -187,28 +199,15 @@ fn a_0_3_handler_counts_reused_instances_and_its_interface() {
         for n in 1..=10 {
             assert_eq!(get(server.addr(), "/x").await, (200, format!("{n}\n")));
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let text = loop {
-            let text = scrape(&metrics).await;
-            if text.contains(r#"wasmkv_http_requests_total{status="2xx",wasi="0.3"} 10"#)
-                || Instant::now() > deadline
-            {
-                break text;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        for line in [
+        let want = [
             r#"wasmkv_http_requests_total{status="2xx",wasi="0.3"} 10"#,
             "wasmkv_instances_created_total 1",
             "wasmkv_instance_reused_requests_total 9",
             "wasmkv_instances_live 1",
             r#"wasmkv_kv_operations_total{interface="seed",operation="increment",outcome="ok",store="default"} 10"#,
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing {line:?} in:\n{text}"
-            );
-        }
+        ];
+        let text = scrape_until(&metrics, &want).await;
+        assert_lines(&text, &want);
         let (ok, report) = promtool(&["check", "metrics"], &text);
         assert!(ok, "promtool check metrics:\n{report}");
     });
@@ -262,4 +261,92 @@ fn the_example_alert_rules_are_valid() {
     let config = repo_root().join("docs/prometheus/prometheus.yml");
     let (ok, report) = promtool(&["check", "config", config.to_str().unwrap()], "");
     assert!(ok, "promtool check config:\n{report}");
+}
+
+/// Waits until a scrape of `metrics` has every line of `want`, and
+/// returns the last scrape either way, for the caller's message.
+async fn scrape_until(metrics: &str, want: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(metrics).await;
+        let all = want.iter().all(|w| text.lines().any(|l| l == *w));
+        if all || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every line of `want` is a line of `text`.
+fn assert_lines(text: &str, want: &[&str]) {
+    for line in want {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+/// Redis going away under a server: the calls that fail are counted as
+/// store_unavailable, and the lost connection as a reconnect.
+#[test]
+fn a_stopped_redis_shows_as_unavailable_calls_and_reconnects() {
+    let dir = workdir();
+    let mut redis = RedisServer::start();
+    let store = format!("default={}?timeout_ms=500", redis.url());
+    let server = Server::start(
+        dir.path(),
+        "http_probe",
+        &["--metrics", "127.0.0.1:0", "--store", &store],
+    );
+    let metrics = metrics_addr(&server);
+    runtime().block_on(async {
+        for n in 1..=3 {
+            assert_eq!(get(server.addr(), "/incr").await, (200, format!("{n}\n")));
+        }
+        redis.stop();
+        for _ in 0..2 {
+            let (status, body) = get(server.addr(), "/incr").await;
+            assert_eq!(status, 500, "{body}");
+        }
+        let want = [
+            r#"wasmkv_kv_operations_total{interface="seed",operation="increment",outcome="ok",store="default"} 3"#,
+            r#"wasmkv_kv_operations_total{interface="seed",operation="increment",outcome="store_unavailable",store="default"} 2"#,
+            r#"wasmkv_http_requests_total{status="5xx",wasi="0.2"} 2"#,
+        ];
+        let text = scrape_until(&metrics, &want).await;
+        assert_lines(&text, &want);
+        let reconnects = text
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"wasmkv_redis_reconnects_total{store="default"} "#))
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(
+            reconnects.is_some_and(|n| n >= 1),
+            "no reconnect counted:\n{text}"
+        );
+    });
+}
+
+/// Under wait_replicas every write waits for its replica, and each wait is
+/// in the WAIT histogram.
+#[test]
+fn writes_under_wait_replicas_are_timed_by_their_wait() {
+    let dir = workdir();
+    let primary = RedisServer::start();
+    let _replica = RedisServer::start_replica_of(primary.port());
+    let store = format!("default={}?timeout_ms=30000&wait_replicas=1", primary.url());
+    let server = Server::start(
+        dir.path(),
+        "http_probe",
+        &["--metrics", "127.0.0.1:0", "--store", &store],
+    );
+    let metrics = metrics_addr(&server);
+    runtime().block_on(async {
+        for n in 1..=4 {
+            assert_eq!(get(server.addr(), "/incr").await, (200, format!("{n}\n")));
+        }
+        let want = [r#"wasmkv_redis_wait_duration_seconds_count{store="default"} 4"#];
+        let text = scrape_until(&metrics, &want).await;
+        assert_lines(&text, &want);
+    });
 }
