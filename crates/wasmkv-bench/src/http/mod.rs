@@ -102,6 +102,10 @@ pub const WASMKV_P3: &str = "wasmkv serve 0.3";
 /// The same routes on `wasmcloud:keyvalue@0.2.0` (async calls), under
 /// `wasmkv serve`: beside [`WASMKV_P3`] on Redis, what async calls buy.
 pub const WASMKV_P3_ASYNC: &str = "wasmkv serve 0.3, async kv";
+/// The 0.2 handler with `--metrics` on, beside [`WASMKV`]: what metrics cost.
+pub const WASMKV_METRICS: &str = "wasmkv serve, metrics";
+/// The 0.3 handler with `--metrics` on, beside [`WASMKV_P3`].
+pub const WASMKV_P3_METRICS: &str = "wasmkv serve 0.3, metrics";
 /// The 0.3 handler under the real `wasmtime serve -S keyvalue`.
 pub const WASMTIME_P3: &str = "wasmtime serve 0.3";
 /// The 0.2 handler under the real `wasmtime serve -S keyvalue`: what the
@@ -119,8 +123,12 @@ fn start_wasmkv(
     if name == WASMKV_QUIET {
         command.env("WASMKV_LOG", "warn");
     }
+    command.args(["serve", "--addr", "127.0.0.1:0"]);
+    if name == WASMKV_METRICS || name == WASMKV_P3_METRICS {
+        command.args(["--metrics", "127.0.0.1:0"]);
+    }
     let mut child = command
-        .args(["serve", "--addr", "127.0.0.1:0", "--bucket", "", "--store"])
+        .args(["--bucket", "", "--store"])
         .arg(format!("default={url}"))
         .arg(component)
         .current_dir(dir)
@@ -239,7 +247,7 @@ fn routes(server: &Served) -> &'static [&'static str] {
     match (server.name, server.backend) {
         (WASMKV, "memory") => &["fixed", "get", "incr"],
         (WASMKV, _) => &["get", "incr"],
-        (WASMKV_QUIET, _) => &["get"],
+        (WASMKV_QUIET | WASMKV_METRICS | WASMKV_P3_METRICS, _) => &["get"],
         (WASMKV_P3, "memory") => &["fixed", "get"],
         (WASMKV_P3, "redis") | (WASMKV_P3_ASYNC, _) => &["get", "get4"],
         (WASMKV_P3, _) => &["incr"],
@@ -275,6 +283,7 @@ pub fn run(
     let mut servers = vec![
         p2(WASMKV, ("memory", "memory:"))?,
         p2(WASMKV_QUIET, ("memory", "memory:"))?,
+        p2(WASMKV_METRICS, ("memory", "memory:"))?,
         p2(WASMKV, ("sqlite", "sqlite:bench.db"))?,
     ];
     if let Some(redis) = &redis_server {
@@ -285,6 +294,13 @@ pub fn run(
         servers.push(start_wasmtime_cli(wasmtime, &built.p2, WASMTIME_P2)?);
     }
     servers.push(p3(("memory", "memory:"))?);
+    servers.push(start_wasmkv(
+        &built.wasmkv,
+        &built.p3,
+        WASMKV_P3_METRICS,
+        ("memory", "memory:"),
+        dir.path(),
+    )?);
     servers.push(p3(("sqlite", "sqlite:bench-p3.db"))?);
     if let Some(redis) = &redis_server {
         servers.push(p3(("redis", &redis.url()))?);

@@ -287,6 +287,25 @@ fn assert_lines(text: &str, want: &[&str]) {
     }
 }
 
+/// The 0.2 probe served on store `store` with metrics on, and its metrics
+/// address.
+fn probe_on_store(dir: &std::path::Path, store: &str) -> (Server, String) {
+    let flags = ["--metrics", "127.0.0.1:0", "--store", store];
+    let server = Server::start(dir, "http_probe", &flags);
+    let metrics = metrics_addr(&server);
+    (server, metrics)
+}
+
+/// Increments the probe's counter `n` times, each answered with its count.
+async fn count_to(server: &Server, n: u64) {
+    for count in 1..=n {
+        assert_eq!(
+            get(server.addr(), "/incr").await,
+            (200, format!("{count}\n"))
+        );
+    }
+}
+
 /// Redis going away under a server: the calls that fail are counted as
 /// store_unavailable, and the lost connection as a reconnect.
 #[test]
@@ -294,16 +313,9 @@ fn a_stopped_redis_shows_as_unavailable_calls_and_reconnects() {
     let dir = workdir();
     let mut redis = RedisServer::start();
     let store = format!("default={}?timeout_ms=500", redis.url());
-    let server = Server::start(
-        dir.path(),
-        "http_probe",
-        &["--metrics", "127.0.0.1:0", "--store", &store],
-    );
-    let metrics = metrics_addr(&server);
+    let (server, metrics) = probe_on_store(dir.path(), &store);
     runtime().block_on(async {
-        for n in 1..=3 {
-            assert_eq!(get(server.addr(), "/incr").await, (200, format!("{n}\n")));
-        }
+        count_to(&server, 3).await;
         redis.stop();
         for _ in 0..2 {
             let (status, body) = get(server.addr(), "/incr").await;
@@ -335,16 +347,9 @@ fn writes_under_wait_replicas_are_timed_by_their_wait() {
     let primary = RedisServer::start();
     let _replica = RedisServer::start_replica_of(primary.port());
     let store = format!("default={}?timeout_ms=30000&wait_replicas=1", primary.url());
-    let server = Server::start(
-        dir.path(),
-        "http_probe",
-        &["--metrics", "127.0.0.1:0", "--store", &store],
-    );
-    let metrics = metrics_addr(&server);
+    let (server, metrics) = probe_on_store(dir.path(), &store);
     runtime().block_on(async {
-        for n in 1..=4 {
-            assert_eq!(get(server.addr(), "/incr").await, (200, format!("{n}\n")));
-        }
+        count_to(&server, 4).await;
         let want = [r#"wasmkv_redis_wait_duration_seconds_count{store="default"} 4"#];
         let text = scrape_until(&metrics, &want).await;
         assert_lines(&text, &want);
