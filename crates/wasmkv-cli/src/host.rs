@@ -45,6 +45,19 @@ impl Host {
     }
 }
 
+impl Host {
+    /// Hands `scope` to the key-value observer with every call of this
+    /// instance (the requests it serves, for traces).
+    pub fn set_kv_scope(&mut self, scope: wasmkv_engine::CallScope) {
+        self.kv.set_scope(scope);
+    }
+
+    /// What [`Host::set_kv_scope`] attached.
+    pub fn kv_scope(&self) -> Option<&wasmkv_engine::CallScope> {
+        self.kv.scope()
+    }
+}
+
 impl WasiView for Host {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

@@ -11,11 +11,13 @@ mod host;
 mod kv;
 mod linking;
 mod metrics;
+mod observer;
 mod outbound;
 mod output;
 mod run;
 mod runtime;
 mod serve;
+mod traces;
 
 use std::io::IsTerminal;
 

@@ -1,6 +1,8 @@
 //! `wasmkv run`: wires config → engine → wasmtime and runs one command
 //! component, WASI 0.2 or 0.3, with the same options, limits and exit codes.
 
+use std::sync::Arc;
+
 use anyhow::bail;
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store};
@@ -14,11 +16,12 @@ use crate::guest_limits::MemoryLimitExceeded;
 use crate::host::{self, Host};
 use crate::linking;
 use crate::outbound::OutboundPolicy;
+use crate::traces::{InstanceRequests, RequestTrace, Traces};
 
 /// Runs the component and returns the process exit code.
 pub fn main(args: RunArgs) -> i32 {
     crate::runtime::block_on(crate::runtime::Workers::AtLeastTwo, async {
-        let prepared = match prepare(&args).await {
+        let mut prepared = match prepare(&args).await {
             Ok(p) => p,
             // The initial memory is over the cap: the same limit as memory
             // grown later, with its exit code.
@@ -31,7 +34,13 @@ pub fn main(args: RunArgs) -> i32 {
                 return exit::SETUP_FAILED;
             }
         };
-        execute(prepared, &args).await
+        let traced = prepared.traced.take();
+        let code = execute(prepared, &args).await;
+        if let Some((traces, run)) = traced {
+            run.finish_run(code);
+            traces.shutdown(std::time::Duration::from_secs(5)).await;
+        }
+        code
     })
 }
 
@@ -44,12 +53,17 @@ enum Command {
 struct Prepared {
     store: Store<Host>,
     command: Command,
+    /// The tracer and this run's span, when OTLP traces are on.
+    traced: Option<(Arc<Traces>, Arc<RequestTrace>)>,
 }
 
 async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     let outbound = OutboundPolicy::parse(&args.instance.allow_outbound)?;
     let setup = Setup::load(&args.store)?;
-    let kv_engine = setup.build_engine().await?;
+    let traces = crate::traces::from_env()?;
+    let kv_engine = setup
+        .build_observed_engine(crate::observer::of(None, traces.clone()))
+        .await?;
 
     let interruptible = args.timeout.is_some();
     let loaded = component::load(&args.component, |generation| {
@@ -75,6 +89,13 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
         Host::new(kv_engine, &args.instance, wasi, outbound),
     );
     store.limiter(|host| &mut host.memory);
+    let traced = traces.map(|traces| {
+        let run = Arc::new(traces.run(&args.component.display().to_string()));
+        let requests = InstanceRequests::scope();
+        requests.begin(&run);
+        store.data_mut().set_kv_scope(requests.as_call_scope());
+        (traces, run)
+    });
     if interruptible {
         // Every tick ends the guest's slice: it yields to the runtime, which
         // can then see that --timeout has passed.
@@ -102,7 +123,11 @@ async fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
                 .map_err(link_error)?,
         ),
     };
-    Ok(Prepared { store, command })
+    Ok(Prepared {
+        store,
+        command,
+        traced,
+    })
 }
 
 /// Calls the command's `run` to its end: a 0.3 command inside the store's

@@ -10,7 +10,7 @@ use crate::budget::{Charge, HostBudget};
 
 use crate::error::{Cause, KvError, Op};
 use crate::limits::Limits;
-use crate::observe::{Call, Interface, SharedObserver};
+use crate::observe::{Call, CallScope, Interface, SharedObserver};
 use crate::validate;
 
 /// An open, granted bucket: a namespace in one store, with the limits applied.
@@ -28,6 +28,7 @@ pub struct Bucket {
     interface: Interface,
     /// Who is told of every call, when the engine has an observer.
     watch: Option<Arc<Watch>>,
+    scope: Option<CallScope>,
 }
 
 /// An engine's observer, with the name of the store a bucket lives in.
@@ -45,6 +46,7 @@ impl Bucket {
             limits,
             interface: Interface::Host,
             watch: None,
+            scope: None,
         }
     }
 
@@ -60,6 +62,13 @@ impl Bucket {
         self
     }
 
+    /// This bucket's calls handed to the observer with `scope` (see
+    /// [`CallScope`]).
+    pub fn scoped(mut self, scope: Option<CallScope>) -> Self {
+        self.scope = scope;
+        self
+    }
+
     /// Tells the observer, if any, how `op` ended.
     fn report<T>(&self, watch: &Watch, op: Op, started: Instant, result: &Result<T, KvError>) {
         watch.observer.call(&Call {
@@ -68,6 +77,7 @@ impl Bucket {
             op,
             outcome: result.as_ref().map(|_| ()).map_err(KvError::kind),
             elapsed: started.elapsed(),
+            scope: self.scope.as_ref(),
         });
     }
 

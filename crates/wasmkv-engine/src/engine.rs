@@ -10,7 +10,7 @@ use crate::budget::HostBudget;
 use crate::error::{Cause, KvError, Op};
 use crate::grants::Grants;
 use crate::limits::Limits;
-use crate::observe::{Call, Interface, SharedObserver};
+use crate::observe::{Call, CallScope, Interface, SharedObserver};
 
 /// The stores, grants and limits that every guest instance of a host shares.
 ///
@@ -226,23 +226,26 @@ impl Engine {
     /// bucket must be granted as any other, and lives in the label's store
     /// when the label has one.
     pub fn open_bucket_labelled(&self, name: &str, label: Option<&str>) -> Result<Bucket, KvError> {
-        self.open_bucket_via(name, label, Interface::Host)
+        self.open_bucket_via(name, label, Interface::Host, None)
     }
 
     /// As [`Engine::open_bucket_labelled`], for a guest's call through
     /// `interface`: the engine's observer sees the opening (a denied one
-    /// too) and every call on the bucket under that interface.
+    /// too) and every call on the bucket under that interface, with `scope`.
     pub fn open_bucket_via(
         &self,
         name: &str,
         label: Option<&str>,
         interface: Interface,
+        scope: Option<&CallScope>,
     ) -> Result<Bucket, KvError> {
         let Some(observer) = &self.inner.observer else {
             return self.resolve(name, label);
         };
         let started = Instant::now();
-        let opened = self.resolve(name, label).map(|b| b.via(interface));
+        let opened = self
+            .resolve(name, label)
+            .map(|b| b.via(interface).scoped(scope.cloned()));
         let store = match &opened {
             Ok(bucket) => bucket.store_name().unwrap_or("none"),
             Err(_) => "none",
@@ -253,6 +256,7 @@ impl Engine {
             op: Op::OpenBucket,
             outcome: opened.as_ref().map(|_| ()).map_err(KvError::kind),
             elapsed: started.elapsed(),
+            scope,
         });
         opened
     }

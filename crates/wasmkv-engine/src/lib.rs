@@ -24,7 +24,7 @@ pub use engine::{DenialHint, Engine, EngineBuildError, EngineBuilder};
 pub use error::{Cause, Kind, KvError, Op, preview};
 pub use grants::Grants;
 pub use limits::Limits;
-pub use observe::{Call, Interface, KvObserver, SharedObserver};
+pub use observe::{Call, CallScope, Interface, KvObserver, SharedObserver};
 /// The process-wide opt-in for SQLite reads that never wait for the disk
 /// (see its own docs): the `wasmkv` binary takes it, the library never does.
 pub use wasmkv_backend::sqlite::install_nowait_reads as install_sqlite_nowait_reads;

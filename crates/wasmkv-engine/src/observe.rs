@@ -3,6 +3,7 @@
 //! the operation, the outcome and the time taken. Never a bucket name, key
 //! or value: a granted `*` makes bucket names as unbounded as keys.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +66,14 @@ pub struct Call<'a> {
     pub outcome: Result<(), Kind>,
     /// From the call's start (before validation) to its answer.
     pub elapsed: Duration,
+    /// What the embedder attached to the calling instance, if anything.
+    pub scope: Option<&'a CallScope>,
 }
+
+/// What an embedder attaches to one instance's calls (say, the trace
+/// context of the request it serves), handed back with each of them, so an
+/// observer can tell whose call it was.
+pub type CallScope = Arc<dyn Any + Send + Sync>;
 
 /// Told of every key-value call an engine answers. Called on the calling
 /// task, after the answer is known: keep it cheap and never block.

@@ -79,11 +79,11 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 pub use link_errors::describe_link_error;
 pub use value::{IncomingValue, OutgoingValue};
 pub use wasmkv_engine::{
-    Backend, BackendError, BackendResult, Bucket, Bytes, Call as KvCall, Cause, DenialHint,
-    Engine as KvEngine, EngineBuildError as KvEngineBuildError, EngineBuilder as KvEngineBuilder,
-    Grants, HostBudget, Interface as KvInterface, KeyPage, Kind as KvErrorKind, KvError,
-    KvObserver, Limits, Op, SharedBackend, SharedObserver as SharedKvObserver, StoreUrl,
-    install_sqlite_nowait_reads,
+    Backend, BackendError, BackendResult, Bucket, Bytes, Call as KvCall, CallScope, Cause,
+    DenialHint, Engine as KvEngine, EngineBuildError as KvEngineBuildError,
+    EngineBuilder as KvEngineBuilder, Grants, HostBudget, Interface as KvInterface, KeyPage,
+    Kind as KvErrorKind, KvError, KvObserver, Limits, Op, SharedBackend,
+    SharedObserver as SharedKvObserver, StoreUrl, install_sqlite_nowait_reads,
 };
 
 /// Per-store state for the keyvalue bindings: the engine the guest talks
@@ -93,6 +93,7 @@ pub struct WasmKvCtx {
     engine: KvEngine,
     draft_cursors: cursors::CursorTable,
     budget: HostBudget,
+    scope: Option<CallScope>,
 }
 
 impl WasmKvCtx {
@@ -105,7 +106,20 @@ impl WasmKvCtx {
             engine,
             draft_cursors: Default::default(),
             budget,
+            scope: None,
         }
+    }
+
+    /// Hands `scope` to the engine's observer with every call of this
+    /// instance (see [`CallScope`]), e.g. the trace context of the request
+    /// it serves.
+    pub fn set_scope(&mut self, scope: CallScope) {
+        self.scope = Some(scope);
+    }
+
+    /// What [`WasmKvCtx::set_scope`] attached.
+    pub fn scope(&self) -> Option<&CallScope> {
+        self.scope.as_ref()
     }
 
     /// What the host holds for this instance now, against its allowance.

@@ -204,5 +204,5 @@ impl Write for Sink {
 }
 
 fn open(engine: &Engine, bucket: &str) -> anyhow::Result<Bucket> {
-    Ok(engine.open_bucket_via(bucket, None, Interface::Admin)?)
+    Ok(engine.open_bucket_via(bucket, None, Interface::Admin, None)?)
 }

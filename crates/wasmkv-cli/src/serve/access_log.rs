@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use hyper::{Request, StatusCode};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::metrics::http::RequestSeries;
+use crate::traces::RequestTrace;
 
 /// The target access lines are logged under; `WASMKV_LOG` filters it.
 pub const TARGET: &str = "wasmkv::access";
@@ -61,6 +63,7 @@ pub struct LoggedBody {
     bytes: u64,
     failed: bool,
     series: Option<RequestSeries>,
+    trace: Option<Arc<RequestTrace>>,
 }
 
 impl LoggedBody {
@@ -72,6 +75,7 @@ impl LoggedBody {
         content_length: Option<u64>,
         log: AccessLog,
         series: Option<RequestSeries>,
+        trace: Option<Arc<RequestTrace>>,
     ) -> Self {
         Self {
             inner,
@@ -81,6 +85,7 @@ impl LoggedBody {
             bytes: 0,
             failed: false,
             series,
+            trace,
         }
     }
 
@@ -97,6 +102,9 @@ impl LoggedBody {
         let elapsed = log.started.elapsed();
         if let Some(series) = &self.series {
             series.finished(self.status.as_u16(), elapsed.as_secs_f64());
+        }
+        if let Some(trace) = self.trace.take() {
+            trace.finish(self.status.as_u16());
         }
         if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             return;

@@ -17,6 +17,7 @@ use crate::host::Host;
 use crate::metrics::instances::StopCause;
 use crate::serve::handler::{Failure, log_failure};
 use crate::serve::instance_setup::InstanceSetup;
+use crate::traces::RequestTrace;
 
 /// A fresh instance per request.
 pub struct FreshInstances {
@@ -38,12 +39,16 @@ impl FreshInstances {
         permit: OwnedSemaphorePermit,
         deadline: Option<Instant>,
         label: &str,
+        trace: Option<Arc<RequestTrace>>,
     ) -> Result<Response<WasiBody>, Failure> {
         let (sender, receiver) = oneshot::channel();
         // Set when the guest answers, before anything it does afterwards:
         // a failure after that is the task's to log, not the request's.
         let answered = Arc::new(AtomicBool::new(false));
         let prepared = self.setup.new_store().and_then(|mut store| {
+            if let Some(trace) = &trace {
+                InstanceSetup::begin_request(store.data(), trace);
+            }
             let request = store
                 .data_mut()
                 .http()

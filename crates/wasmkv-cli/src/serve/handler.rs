@@ -27,6 +27,7 @@ use crate::serve::access_log::{AccessLog, LoggedBody};
 use crate::serve::admission::Admission;
 use crate::serve::fresh::FreshInstances;
 use crate::serve::reuse::ReusedInstances;
+use crate::traces::Traces;
 
 /// How a request gets an instance: the generation's own way.
 pub enum Instances {
@@ -42,6 +43,7 @@ pub struct Handler {
     timeout: Option<Duration>,
     admission: Admission,
     metrics: Option<Arc<Metrics>>,
+    traces: Option<Arc<Traces>>,
     /// Where this server's requests are counted, when metrics are on.
     series: Option<RequestSeries>,
 }
@@ -76,6 +78,7 @@ impl Handler {
         timeout: Option<Duration>,
         admission: Admission,
         metrics: Option<Arc<Metrics>>,
+        traces: Option<Arc<Traces>>,
         generation: Generation,
     ) -> Self {
         let series = metrics.as_ref().map(|m| m.http.for_generation(generation));
@@ -84,8 +87,14 @@ impl Handler {
             timeout,
             admission,
             metrics,
+            traces,
             series,
         }
+    }
+
+    /// The tracer, when OTLP traces are on.
+    pub fn traces(&self) -> Option<&Arc<Traces>> {
+        self.traces.as_ref()
     }
 
     /// The server's metrics, when `--metrics` is on.
@@ -109,6 +118,10 @@ impl Handler {
         request: Request<Incoming>,
     ) -> Result<Response<LoggedBody>, std::convert::Infallible> {
         let log = AccessLog::start(&request);
+        let trace = self
+            .traces
+            .as_ref()
+            .map(|traces| Arc::new(traces.request(log.method(), log.path(), request.headers())));
         if let Some(series) = &self.series {
             series.started();
         }
@@ -118,9 +131,15 @@ impl Handler {
                 let label = format!("{} {}", log.method(), log.path());
                 let answer = match &self.instances {
                     Instances::Fresh(fresh) => {
-                        fresh.respond(request, permit, deadline, &label).await
+                        fresh
+                            .respond(request, permit, deadline, &label, trace.clone())
+                            .await
                     }
-                    Instances::Reused(reused) => reused.respond(request, permit, deadline).await,
+                    Instances::Reused(reused) => {
+                        reused
+                            .respond(request, permit, deadline, trace.clone())
+                            .await
+                    }
                 };
                 match answer {
                     Ok(response) => response,
@@ -150,7 +169,7 @@ impl Handler {
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse().ok());
         let series = self.series.clone();
-        Ok(response.map(|body| LoggedBody::new(body, status, content_length, log, series)))
+        Ok(response.map(|body| LoggedBody::new(body, status, content_length, log, series, trace)))
     }
 }
 

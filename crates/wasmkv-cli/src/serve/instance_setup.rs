@@ -10,6 +10,7 @@ use crate::cli::InstanceArgs;
 use crate::host::{self, Host};
 use crate::metrics::Metrics;
 use crate::outbound::OutboundPolicy;
+use crate::traces::{InstanceRequests, RequestTrace};
 
 /// Makes the store of one instance; shared by every request.
 pub struct InstanceSetup {
@@ -18,6 +19,8 @@ pub struct InstanceSetup {
     instance: InstanceArgs,
     outbound: OutboundPolicy,
     metrics: Option<Arc<Metrics>>,
+    /// Whether instances carry their requests for traces.
+    traced: bool,
 }
 
 impl InstanceSetup {
@@ -28,6 +31,7 @@ impl InstanceSetup {
         instance: InstanceArgs,
         outbound: OutboundPolicy,
         metrics: Option<Arc<Metrics>>,
+        traced: bool,
     ) -> Self {
         Self {
             engine,
@@ -35,12 +39,24 @@ impl InstanceSetup {
             instance,
             outbound,
             metrics,
+            traced,
         }
     }
 
     /// The server's metrics, when `--metrics` is on.
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.metrics.as_ref()
+    }
+
+    /// Counts `request` as served by the instance of `store` now, for the
+    /// traces of its key-value calls.
+    pub fn begin_request(store: &Host, request: &Arc<RequestTrace>) {
+        if let Some(requests) = store
+            .kv_scope()
+            .and_then(|s| s.downcast_ref::<InstanceRequests>())
+        {
+            requests.begin(request);
+        }
     }
 
     /// A fresh store for one instance, with the guest's limits applied.
@@ -54,6 +70,11 @@ impl InstanceSetup {
             self.outbound.clone(),
         );
         let mut store = Store::new(&self.engine, state);
+        if self.traced {
+            store
+                .data_mut()
+                .set_kv_scope(InstanceRequests::scope().as_call_scope());
+        }
         store.limiter(|host| &mut host.memory);
         // Each epoch tick ends the guest's slice, so a guest spinning in wasm
         // yields: its request's deadline, or shutdown, can then stop it.

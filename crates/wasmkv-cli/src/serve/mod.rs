@@ -60,7 +60,12 @@ pub fn main(args: ServeArgs) -> i32 {
             header_read_timeout: *args.header_read_timeout,
             idle_timeout: *args.idle_timeout,
         };
-        server::serve(listener, handler, limits, *args.shutdown_timeout).await
+        let traces = handler.traces().cloned();
+        let code = server::serve(listener, handler, limits, *args.shutdown_timeout).await;
+        if let Some(traces) = traces {
+            traces.shutdown(std::time::Duration::from_secs(5)).await;
+        }
+        code
     })
 }
 
@@ -137,9 +142,8 @@ async fn prepare(
         )),
         None => None,
     };
-    let observer = metrics
-        .as_ref()
-        .map(|m| m.kv.clone() as wasmkv_engine::SharedObserver);
+    let traces = crate::traces::from_env()?;
+    let observer = crate::observer::of(metrics.as_ref().map(|m| m.kv.clone()), traces.clone());
     if let Some(metrics) = &metrics {
         metrics.kv.stores().watch_files(setup.store_files());
     }
@@ -155,6 +159,7 @@ async fn prepare(
         args.instance.clone(),
         outbound,
         metrics.clone(),
+        traces.is_some(),
     ));
     let timeout = args.timeout.map(|t| *t);
     let link_error = |e: wasmtime::Error| linking::link_error(&args.component, &loaded, e.into());
@@ -195,6 +200,7 @@ async fn prepare(
         timeout,
         admission::Admission::new(args.max_concurrency, args.max_queued),
         metrics.clone(),
+        traces.clone(),
         loaded.generation,
     ));
 

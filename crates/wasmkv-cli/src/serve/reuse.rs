@@ -43,6 +43,7 @@ use crate::metrics::Metrics;
 use crate::metrics::instances::{LiveInstance, StopCause};
 use crate::serve::handler::{Failure, log_trap};
 use crate::serve::instance_setup::InstanceSetup;
+use crate::traces::RequestTrace;
 
 /// How far an instance is reused (the flags of the same names).
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +80,7 @@ struct Workers {
 struct Ticket {
     deadline: Option<Instant>,
     fate: Arc<OnceLock<Arc<Fate>>>,
+    trace: Option<Arc<RequestTrace>>,
 }
 
 /// How an instance ended, as far as its requests care.
@@ -120,11 +122,13 @@ impl ReusedInstances {
         request: Request<Incoming>,
         permit: OwnedSemaphorePermit,
         deadline: Option<Instant>,
+        trace: Option<Arc<RequestTrace>>,
     ) -> Result<Response<WasiBody>, Failure> {
         let fate = Arc::new(OnceLock::new());
         let ticket = Ticket {
             deadline,
             fate: fate.clone(),
+            trace,
         };
         let request =
             request.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
@@ -264,11 +268,14 @@ impl WorkerState for Worker {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, Host>,
+        store: StoreContextMut<'_, Host>,
         ticket: Ticket,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         let _ = ticket.fate.set(self.fate.clone());
+        if let Some(trace) = &ticket.trace {
+            InstanceSetup::begin_request(store.data(), trace);
+        }
         if self.served.fetch_add(1, Ordering::Relaxed) > 0
             && let Some(metrics) = &self.metrics
         {

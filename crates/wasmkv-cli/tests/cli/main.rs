@@ -21,6 +21,7 @@ mod run_p3;
 mod serve;
 mod serve_p3;
 mod shared_sqlite;
+mod traces;
 mod versions;
 mod wasmcloud;
 mod wasmtime_compat;

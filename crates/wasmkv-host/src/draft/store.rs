@@ -10,7 +10,7 @@ use crate::draft2::bindings::wasi::keyvalue::store as draft2;
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> DraftResult<Resource<Bucket>> {
-        match crate::draft2::ops::open(&self.ctx.engine, &identifier, Interface::Draft) {
+        match crate::draft2::ops::open(self.ctx, &identifier, Interface::Draft) {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => reply(Err(e)),
         }

@@ -1,16 +1,19 @@
 //! Draft2's operations in its shapes: values as byte lists, batches as
 //! `(key, value)` pairs. (`0.2.0-draft` delegates to draft2 for these.)
 
-use wasmkv_engine::{Bucket, Bytes, Engine, HostBudget, Interface, KvError};
+use wasmkv_engine::{Bucket, Bytes, HostBudget, Interface, KvError};
+
+use crate::WasmKvCtx;
 
 /// Opens a bucket for a `store.open` of the draft `interface`; `""` is a
 /// name like any other.
 pub(crate) fn open(
-    engine: &Engine,
+    ctx: &WasmKvCtx,
     identifier: &str,
     interface: Interface,
 ) -> Result<Bucket, KvError> {
-    engine.open_bucket_via(identifier, None, interface)
+    ctx.engine()
+        .open_bucket_via(identifier, None, interface, ctx.scope())
 }
 
 pub(crate) async fn set(bucket: &Bucket, key: &str, value: Vec<u8>) -> Result<(), KvError> {

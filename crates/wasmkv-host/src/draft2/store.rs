@@ -10,7 +10,7 @@ use crate::{WasmKv, cursors};
 
 impl store::Host for WasmKv<'_> {
     async fn open(&mut self, identifier: String) -> Draft2Result<Resource<Bucket>> {
-        match ops::open(&self.ctx.engine, &identifier, Interface::Draft2) {
+        match ops::open(self.ctx, &identifier, Interface::Draft2) {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => reply(Err(e)),
         }

@@ -30,7 +30,7 @@ impl types::HostBucket for WasmKv<'_> {
         match self
             .ctx
             .engine
-            .open_bucket_via(&name, None, Interface::Seed)
+            .open_bucket_via(&name, None, Interface::Seed, self.ctx.scope())
         {
             Ok(bucket) => Ok(Ok(self.table.push(bucket)?)),
             Err(e) => self.reply(Err(e)),

@@ -23,7 +23,7 @@ pub(super) fn open<T>(
         match kv
             .ctx
             .engine
-            .open_bucket_via(identifier, label, Interface::Wasmcloud)
+            .open_bucket_via(identifier, label, Interface::Wasmcloud, kv.ctx.scope())
         {
             Ok(bucket) => Ok(Ok(kv.table.push(bucket)?)),
             Err(e) => reply(Err(e)),

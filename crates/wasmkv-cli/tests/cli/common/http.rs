@@ -27,8 +27,19 @@ impl Server {
     /// Starts `wasmkv serve --addr 127.0.0.1:0 FLAGS COMPONENT` in `dir` and
     /// waits for the address it prints.
     pub fn start(dir: &Path, component_name: &str, flags: &[&str]) -> Self {
+        Self::start_with_env(dir, component_name, flags, &[])
+    }
+
+    /// As [`Server::start`], with `env` added to the server's environment.
+    pub fn start_with_env(
+        dir: &Path,
+        component_name: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let wasm = component(component_name);
         let mut child = wasmkv(dir)
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--addr", "127.0.0.1:0"])
             .args(flags)
@@ -188,6 +199,15 @@ pub async fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// As [`get`], with a failure (server gone, connection cut) as an error.
 pub async fn try_get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    try_get_with(addr, path, &[]).await
+}
+
+/// As [`try_get`], with `headers` on the request.
+pub async fn try_get_with(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
@@ -195,8 +215,11 @@ pub async fn try_get(addr: &str, path: &str) -> Result<(u16, String), String> {
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, addr)
+    let mut request = hyper::Request::get(path).header(hyper::header::HOST, addr);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let response = sender

@@ -1,0 +1,54 @@
+//! The exporter, from the standard environment: `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), `OTEL_EXPORTER_OTLP_PROTOCOL`
+//! (`http/protobuf`, the default, or `grpc`), `OTEL_SERVICE_NAME` (default
+//! `wasmkv`), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, and
+//! the batch processor's `OTEL_BSP_*`, all read by the OpenTelemetry SDK.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use opentelemetry_otlp::SpanExporter;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::runtime::Tokio;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+
+use super::Traces;
+
+/// The tracer the environment asks for, `None` when no endpoint is set.
+/// Call on the runtime the spans are sent from.
+pub fn from_env() -> anyhow::Result<Option<Arc<Traces>>> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if !set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        return Ok(None);
+    }
+    let protocol_var = [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .into_iter()
+    .find(|name| set(name));
+    let protocol = protocol_var
+        .and_then(|name| std::env::var(name).ok())
+        .unwrap_or_else(|| "http/protobuf".into());
+    let builder = SpanExporter::builder();
+    let exporter = match protocol.trim() {
+        "http/protobuf" => builder.with_http().build(),
+        "grpc" => builder.with_tonic().build(),
+        other => bail!(
+            "{}={other:?}: wasmkv exports traces over http/protobuf (the default) or grpc",
+            protocol_var.unwrap_or("OTEL_EXPORTER_OTLP_PROTOCOL")
+        ),
+    }
+    .context("cannot set up the OTLP trace exporter (OTEL_EXPORTER_OTLP_*)")?;
+    let mut resource = Resource::builder();
+    if !set("OTEL_SERVICE_NAME") {
+        resource = resource.with_service_name("wasmkv");
+    }
+    let processor = BatchSpanProcessor::builder(exporter, Tokio).build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(resource.build())
+        .build();
+    Ok(Some(Arc::new(Traces::new(provider))))
+}
