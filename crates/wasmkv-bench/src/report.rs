@@ -10,8 +10,8 @@ use crate::workload::Row;
 fn comparison(row: &Row) -> &'static str {
     match (row.name.as_str(), row.backend.as_str()) {
         ("wasmkv-run" | "wasmtime-run", _) => "wasmtime-run",
-        ("wasmkv serve 0.3, metrics", _) => "wasmkv serve 0.3",
-        ("wasmkv serve, metrics", _) => "wasmkv serve",
+        ("wasmkv serve 0.3, metrics" | "wasmkv serve 0.3, metrics+traces", _) => "wasmkv serve 0.3",
+        ("wasmkv serve, metrics" | "wasmkv serve, metrics+traces", _) => "wasmkv serve",
         ("wasmkv serve 0.3" | "wasmtime serve 0.3", _) => "wasmtime serve 0.3",
         (
             "wasmkv serve" | "wasmkv serve, log off" | "wasmtime-serve-style" | "wasmtime serve",
@@ -294,15 +294,32 @@ fn http_get_pair<'a>(
 /// The HTTP targets of issue 12 that this run has the rows for.
 pub fn http_targets(rows: &[Row]) -> Vec<Target> {
     let mut out = Vec::new();
-    // Issue 34: metrics on may cost at most 2% of the rate.
-    for (on, off, wasi) in [
-        ("wasmkv serve, metrics", "wasmkv serve", "0.2"),
-        ("wasmkv serve 0.3, metrics", "wasmkv serve 0.3", "0.3"),
+    // Issue 34: telemetry on may cost at most 2% of the rate.
+    for (on, off, wasi, what) in [
+        ("wasmkv serve, metrics", "wasmkv serve", "0.2", "metrics"),
+        (
+            "wasmkv serve 0.3, metrics",
+            "wasmkv serve 0.3",
+            "0.3",
+            "metrics",
+        ),
+        (
+            "wasmkv serve, metrics+traces",
+            "wasmkv serve",
+            "0.2",
+            "metrics+traces",
+        ),
+        (
+            "wasmkv serve 0.3, metrics+traces",
+            "wasmkv serve 0.3",
+            "0.3",
+            "metrics+traces",
+        ),
     ] {
         for c in [1, 16, 64] {
             if let Some((a, b)) = http_get_pair(rows, on, off, c) {
                 out.push(Target {
-                    label: format!("HTTP kv get {wasi}, memory, {c} conn: metrics on rate / off"),
+                    label: format!("HTTP kv get {wasi}, memory, {c} conn: {what} on rate / off"),
                     value: a.ops_per_sec / b.ops_per_sec,
                     bound: 0.98,
                     at_most: false,

@@ -8,6 +8,7 @@
 //! interleaved round by round.
 
 mod load;
+mod otlp_sink;
 pub mod wasmtime_style_host;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -106,11 +107,18 @@ pub const WASMKV_P3_ASYNC: &str = "wasmkv serve 0.3, async kv";
 pub const WASMKV_METRICS: &str = "wasmkv serve, metrics";
 /// The 0.3 handler with `--metrics` on, beside [`WASMKV_P3`].
 pub const WASMKV_P3_METRICS: &str = "wasmkv serve 0.3, metrics";
+/// The 0.2 handler with metrics and OTLP traces on (spans sent to a sink).
+pub const WASMKV_TRACED: &str = "wasmkv serve, metrics+traces";
+/// The 0.3 handler with metrics and OTLP traces on.
+pub const WASMKV_P3_TRACED: &str = "wasmkv serve 0.3, metrics+traces";
 /// The 0.3 handler under the real `wasmtime serve -S keyvalue`.
 pub const WASMTIME_P3: &str = "wasmtime serve 0.3";
 /// The 0.2 handler under the real `wasmtime serve -S keyvalue`: what the
 /// wasmtime-style host stands in for when no wasmtime CLI is given.
 pub const WASMTIME_P2: &str = "wasmtime serve";
+
+/// The OTLP sink the traced rows send to, started with the first of them.
+static OTLP_SINK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn start_wasmkv(
     wasmkv: &Path,
@@ -124,8 +132,21 @@ fn start_wasmkv(
         command.env("WASMKV_LOG", "warn");
     }
     command.args(["serve", "--addr", "127.0.0.1:0"]);
-    if name == WASMKV_METRICS || name == WASMKV_P3_METRICS {
+    let traced = [WASMKV_TRACED, WASMKV_P3_TRACED].contains(&name);
+    if traced || [WASMKV_METRICS, WASMKV_P3_METRICS].contains(&name) {
         command.args(["--metrics", "127.0.0.1:0"]);
+    }
+    if traced {
+        let sink = match OTLP_SINK.get() {
+            Some(sink) => sink.clone(),
+            None => OTLP_SINK
+                .get_or_init(|| otlp_sink::start().unwrap_or_default())
+                .clone(),
+        };
+        if sink.is_empty() {
+            bail!("cannot start the OTLP sink for {name}");
+        }
+        command.env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}"));
     }
     let mut child = command
         .args(["--bucket", "", "--store"])
@@ -247,7 +268,10 @@ fn routes(server: &Served) -> &'static [&'static str] {
     match (server.name, server.backend) {
         (WASMKV, "memory") => &["fixed", "get", "incr"],
         (WASMKV, _) => &["get", "incr"],
-        (WASMKV_QUIET | WASMKV_METRICS | WASMKV_P3_METRICS, _) => &["get"],
+        (
+            WASMKV_QUIET | WASMKV_METRICS | WASMKV_P3_METRICS | WASMKV_TRACED | WASMKV_P3_TRACED,
+            _,
+        ) => &["get"],
         (WASMKV_P3, "memory") => &["fixed", "get"],
         (WASMKV_P3, "redis") | (WASMKV_P3_ASYNC, _) => &["get", "get4"],
         (WASMKV_P3, _) => &["incr"],
@@ -284,6 +308,7 @@ pub fn run(
         p2(WASMKV, ("memory", "memory:"))?,
         p2(WASMKV_QUIET, ("memory", "memory:"))?,
         p2(WASMKV_METRICS, ("memory", "memory:"))?,
+        p2(WASMKV_TRACED, ("memory", "memory:"))?,
         p2(WASMKV, ("sqlite", "sqlite:bench.db"))?,
     ];
     if let Some(redis) = &redis_server {
@@ -294,13 +319,15 @@ pub fn run(
         servers.push(start_wasmtime_cli(wasmtime, &built.p2, WASMTIME_P2)?);
     }
     servers.push(p3(("memory", "memory:"))?);
-    servers.push(start_wasmkv(
-        &built.wasmkv,
-        &built.p3,
-        WASMKV_P3_METRICS,
-        ("memory", "memory:"),
-        dir.path(),
-    )?);
+    for name in [WASMKV_P3_METRICS, WASMKV_P3_TRACED] {
+        servers.push(start_wasmkv(
+            &built.wasmkv,
+            &built.p3,
+            name,
+            ("memory", "memory:"),
+            dir.path(),
+        )?);
+    }
     servers.push(p3(("sqlite", "sqlite:bench-p3.db"))?);
     if let Some(redis) = &redis_server {
         servers.push(p3(("redis", &redis.url()))?);
