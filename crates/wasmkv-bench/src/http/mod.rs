@@ -137,12 +137,7 @@ fn start_wasmkv(
         command.args(["--metrics", "127.0.0.1:0"]);
     }
     if traced {
-        let sink = match OTLP_SINK.get() {
-            Some(sink) => sink.clone(),
-            None => OTLP_SINK
-                .get_or_init(|| otlp_sink::start().unwrap_or_default())
-                .clone(),
-        };
+        let sink = OTLP_SINK.get_or_init(|| otlp_sink::start().unwrap_or_default());
         if sink.is_empty() {
             bail!("cannot start the OTLP sink for {name}");
         }
