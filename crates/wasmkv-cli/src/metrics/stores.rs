@@ -75,7 +75,7 @@ impl StoreMetrics {
             reads: counter(
                 "wasmkv_sqlite_reads_total",
                 "SQLite reads, by where they ran: inline (on the calling thread, never waiting for disk or locks) or pool (tokio's blocking pool)",
-                &["store", "path"],
+                &["store", "mode"],
             )?,
             wal_bytes,
             reconnects: counter(
