@@ -19,6 +19,11 @@ pub const MASTER_NAME: &str = "wasmkv-primary";
 /// How long the sentinels may take to find each other and the replica, or
 /// a failover to finish.
 const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+/// How long the sentinels wait for a server's answer before they call it
+/// down. Long enough that a machine busy with builds does not make them
+/// fail over a primary that is only slow (one run did, at 1 s, and the
+/// restarted old primary was never made a replica).
+const DOWN_AFTER_MS: u64 = 3000;
 
 /// A primary and a replica watched by three sentinels (quorum two).
 pub struct RedisSentinels {
@@ -256,7 +261,7 @@ impl SentinelProcess {
         text += &format!(
             "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
              sentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} 2\n\
-             sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+             sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
              sentinel failover-timeout {MASTER_NAME} 5000\n\
              sentinel parallel-syncs {MASTER_NAME} 1\n",
             dir = dir.path().display()
