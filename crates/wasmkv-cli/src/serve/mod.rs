@@ -144,12 +144,16 @@ async fn prepare(
     };
     let traces = crate::traces::from_env()?;
     let observer = crate::observer::of(metrics.as_ref().map(|m| m.kv.clone()), traces.clone());
-    if let Some(metrics) = &metrics {
-        metrics.kv.stores().watch_files(setup.store_files());
-    }
+    let files = setup.store_files();
     let kv = setup.build_observed_engine(observer).await?;
     if let Some(metrics) = &metrics {
         metrics.watch_engine(&kv);
+        // Only the stores the engine opened: a store nothing uses has no WAL
+        // worth a series.
+        let opened = files
+            .into_iter()
+            .filter(|(name, _)| kv.store(name).is_some());
+        metrics.kv.stores().watch_files(opened.collect());
     }
     let linker = linking::linker(&loaded, &kv)?;
     let pre = linking::instantiate_pre(&args.component, &loaded, &linker)?;

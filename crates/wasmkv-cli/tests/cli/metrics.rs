@@ -23,6 +23,16 @@ fn metrics_addr(server: &Server) -> String {
     rest.split("/metrics").next().unwrap().to_string()
 }
 
+/// `component` served with `flags` and metrics on a free port, and the
+/// metrics address it announced.
+fn serve_with_metrics(dir: &std::path::Path, component: &str, flags: &[&str]) -> (Server, String) {
+    let mut all = vec!["--metrics", "127.0.0.1:0"];
+    all.extend_from_slice(flags);
+    let server = Server::start(dir, component, &all);
+    let metrics = metrics_addr(&server);
+    (server, metrics)
+}
+
 /// One scrape of `addr`'s `/metrics`, as Prometheus would take it.
 async fn scrape(addr: &str) -> String {
     let (status, body) = get(addr, "/metrics").await;
@@ -90,12 +100,7 @@ fn promtool(args: &[&str], input: &str) -> (bool, String) {
 #[test]
 fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
     let dir = workdir();
-    let server = Server::start(
-        dir.path(),
-        "http_probe",
-        &["--metrics", "127.0.0.1:0", "--timeout", "2s"],
-    );
-    let metrics = metrics_addr(&server);
+    let (server, metrics) = serve_with_metrics(dir.path(), "http_probe", &["--timeout", "2s"]);
     let prometheus = PrometheusServer::scraping(&metrics, &[alert_rules()]);
     runtime().block_on(async {
         let app = server.addr();
@@ -189,12 +194,8 @@ fn prometheus_counts_exactly_the_requests_and_calls_a_0_2_handler_got() {
 #[test]
 fn a_0_3_handler_counts_reused_instances_and_its_interface() {
     let dir = workdir();
-    let server = Server::start(
-        dir.path(),
-        "http_counter_p3",
-        &["--metrics", "127.0.0.1:0", "--store", "default=memory:"],
-    );
-    let metrics = metrics_addr(&server);
+    let flags = ["--store", "default=memory:"];
+    let (server, metrics) = serve_with_metrics(dir.path(), "http_counter_p3", &flags);
     runtime().block_on(async {
         for n in 1..=10 {
             assert_eq!(get(server.addr(), "/x").await, (200, format!("{n}\n")));
@@ -290,10 +291,7 @@ fn assert_lines(text: &str, want: &[&str]) {
 /// The 0.2 probe served on store `store` with metrics on, and its metrics
 /// address.
 fn probe_on_store(dir: &std::path::Path, store: &str) -> (Server, String) {
-    let flags = ["--metrics", "127.0.0.1:0", "--store", store];
-    let server = Server::start(dir, "http_probe", &flags);
-    let metrics = metrics_addr(&server);
-    (server, metrics)
+    serve_with_metrics(dir, "http_probe", &["--store", store])
 }
 
 /// Increments the probe's counter `n` times, each answered with its count.
